@@ -1,0 +1,17 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A Zzalu member. ``nickname`` is what other members see; ``username`` is for logging in."""
+
+    nickname = models.CharField(max_length=30)
+    profile_path = models.URLField(max_length=500, blank=True)
+    profile_message = models.CharField(max_length=200, blank=True)
+
+    def __str__(self):
+        return self.nickname or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or self.username

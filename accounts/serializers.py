@@ -1,0 +1,39 @@
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from rest_framework import serializers
+
+from .models import User
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ("id", "username", "nickname", "profile_path", "profile_message")
+        read_only_fields = fields
+
+
+class SignupSerializer(serializers.Serializer):
+    username = serializers.RegexField(
+        r"^[\w.@+-]+\Z",
+        max_length=150,
+        error_messages={"invalid": "Letters, digits and @/./+/-/_ only."},
+    )
+    password = serializers.CharField(
+        write_only=True, max_length=128, style={"input_type": "password"}
+    )
+    nickname = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    profile_path = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    profile_message = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate_username(self, value):
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("This username is already taken.")
+        return value
+
+    def validate(self, attrs):
+        candidate = User(username=attrs["username"], nickname=attrs.get("nickname", ""))
+        try:
+            password_validation.validate_password(attrs["password"], candidate)
+        except ValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs

@@ -1,0 +1,18 @@
+"""Member writes."""
+
+from django.db import IntegrityError, transaction
+
+from zzalu.errors import InvalidInput
+
+from .models import User
+
+
+def user_create(*, username: str, password: str, nickname: str = "", **profile) -> User:
+    user = User(username=username, nickname=nickname or username, **profile)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # lost a race with a signup of the same name
+        raise InvalidInput("This username is already taken.", field="username") from exc
+    return user

@@ -1,0 +1,97 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from zzalu.api import WriteThrottle, query_params
+
+from . import events, selectors, services
+from .models import ChatRoom
+from .serializers import (
+    MessagePageSerializer,
+    MessageQuerySerializer,
+    RoomCreateSerializer,
+    RoomLikeSerializer,
+    RoomSerializer,
+)
+
+
+class RoomListApi(generics.ListCreateAPIView):
+    serializer_class = RoomSerializer
+    throttle_classes = [WriteThrottle]
+
+    def get_queryset(self):
+        return selectors.room_list(
+            search=self.request.query_params.get("search", ""),
+            ordering=self.request.query_params.get("ordering", "recent"),
+        )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "online": getattr(self, "_online", {})}
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self._online = selectors.room_online_counts(room_ids=[room.pk for room in page or []])
+        return page
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="Part of a room name, or a tag."),
+            OpenApiParameter("ordering", str, enum=["recent", "likes"]),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=RoomCreateSerializer, responses={201: RoomSerializer})
+    def post(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            self.permission_denied(request)
+        data = RoomCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = services.room_create(owner=request.user, **data.validated_data)
+        body = RoomSerializer(selectors.room_get(room_id=room.pk), context={"online": {room.pk: 0}})
+        return Response(body.data, status=status.HTTP_201_CREATED)
+
+
+class RoomDetailApi(APIView):
+    @extend_schema(responses=RoomSerializer)
+    def get(self, request, room_id: int):
+        room = selectors.room_get(room_id=room_id)
+        if room is None:
+            return Response({"detail": "No such room."}, status=status.HTTP_404_NOT_FOUND)
+        online = selectors.room_online_counts(room_ids=[room.pk])
+        return Response(RoomSerializer(room, context={"online": online}).data)
+
+
+class RoomLikeApi(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [WriteThrottle]
+
+    @extend_schema(request=None, responses={201: RoomLikeSerializer, 409: OpenApiTypes.OBJECT})
+    def post(self, request, room_id: int):
+        room = get_object_or_404(ChatRoom, pk=room_id)
+        count = services.room_like(room=room, user=request.user)
+        return Response({"room_id": room.pk, "like_count": count}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None, 404: OpenApiTypes.OBJECT})
+    def delete(self, request, room_id: int):
+        room = get_object_or_404(ChatRoom, pk=room_id)
+        services.room_unlike(room=room, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RoomMessagesApi(APIView):
+    @extend_schema(parameters=[MessageQuerySerializer], responses=MessagePageSerializer)
+    def get(self, request, room_id: int):
+        last_seq = selectors.room_last_seq(room_id=room_id)
+        if last_seq is None:
+            return Response({"detail": "No such room."}, status=status.HTTP_404_NOT_FOUND)
+        params = query_params(MessageQuerySerializer, request)
+        messages = selectors.message_history(room_id=room_id, **params)
+        return Response(
+            {"results": [events.message_frame(m) for m in messages], "last_seq": last_seq}
+        )

@@ -1,0 +1,142 @@
+"""The chat room socket: ``/ws/rooms/<room_id>/[?after_seq=N]``.
+
+Delivery to the socket is gap-free by itself. The channel layer is at-most-once, so the socket
+remembers the last ``seq`` it sent; a group message that skips ahead makes it fetch the missing
+range from the database first, and every heartbeat checks the room's tail the same way. That
+one rule covers a relay crash between storing and announcing, a Redis restart and a lost
+group membership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from zzalu import envelope
+from zzalu.kafka import KafkaUnavailable
+from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
+
+from . import events, selectors
+from .presence import presence_leave, presence_touch
+from .services import chat_message_submit, presence_announce
+
+CATCH_UP_PAGE = 200
+
+
+def _after_seq(scope) -> int | None:
+    raw = parse_qs(scope.get("query_string", b"").decode()).get("after_seq", [None])[0]
+    if raw is None or not raw.isdigit():
+        return None
+    return int(raw)
+
+
+class ChatConsumer(EnvelopeConsumer):
+    fast_types = frozenset({events.GROUP_FRAMES, events.GROUP_FRAME})
+
+    async def open(self):
+        self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
+        self.group = events.room_group(self.room_id)
+        if not await database_sync_to_async(selectors.room_exists)(room_id=self.room_id):
+            await self.close_with(CLOSE_NOT_FOUND, "unknown room")
+            return
+        self.joined = False
+        self._deliver = asyncio.Lock()
+        # Join the group before reading the tail, so nothing falls between the two.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id) or 0
+        requested = _after_seq(self.scope)
+        self.last_seq = tail if requested is None else min(requested, tail)
+        async with self._deliver:
+            await self._send_stored(upto_seq=tail)
+        await presence_touch(room_id=self.room_id, socket_id=self.channel_name)
+        self.joined = True
+        self.spawn(self._announce("joined"))
+        self.every(settings.SOCKET_HEARTBEAT_SECONDS, self._heartbeat)
+
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        if not getattr(self, "joined", False):
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        try:
+            await presence_leave(room_id=self.room_id, socket_id=self.channel_name)
+            await self._announce("left")
+        except Exception:  # the lease expires by itself
+            pass
+
+    # --- client -> server ------------------------------------------------------------------
+
+    async def receive_envelope(self, content: dict[str, Any]) -> None:
+        if content["type"] != "chat.send":
+            raise ClientError("unknown_type", f"Unknown type {content['type']!r}.")
+        sender = self.require_member(content)
+        submitted = await chat_message_submit(room_id=self.room_id, sender=sender, payload=content)
+        self.spawn(self._ack_when_stored(submitted))
+
+    async def _ack_when_stored(self, submitted) -> None:
+        try:
+            await asyncio.wait_for(submitted.acked, settings.KAFKA_ACK_TIMEOUT)
+        except (KafkaUnavailable, TimeoutError):
+            await self.send_error(
+                "unavailable",
+                "The message was not stored; try again.",
+                submitted.client_msg_id,
+            )
+            return
+        await self.send_envelope(
+            events.ack_frame(client_msg_id=submitted.client_msg_id, event_id=submitted.event_id)
+        )
+
+    # --- group -> socket -------------------------------------------------------------------
+
+    async def chat_frames(self, message: dict[str, Any]) -> None:
+        seqs = message["seqs"]
+        if not seqs or seqs[-1] <= self.last_seq:
+            return
+        async with self._deliver:
+            if seqs[0] > self.last_seq + 1:
+                await self._send_stored(upto_seq=seqs[0] - 1)
+            for seq, frame in zip(seqs, message["frames"], strict=True):
+                if seq == self.last_seq + 1:
+                    await self.send(text_data=frame)
+                    self.last_seq = seq
+
+    async def room_frame(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=message["frame"])
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _send_stored(self, *, upto_seq: int) -> None:
+        """Send stored messages after ``last_seq`` up to ``upto_seq`` (caller holds the lock)."""
+        while self.last_seq < upto_seq:
+            page = await database_sync_to_async(selectors.messages_between)(
+                room_id=self.room_id,
+                after_seq=self.last_seq,
+                upto_seq=min(upto_seq, self.last_seq + CATCH_UP_PAGE),
+            )
+            if not page:
+                return
+            for message in page:
+                await self.send(text_data=envelope.encode_text(events.message_frame(message)))
+                self.last_seq = message.seq
+
+    async def _heartbeat(self) -> None:
+        await presence_touch(room_id=self.room_id, socket_id=self.channel_name)
+        # Re-joining is idempotent and survives group expiry or a Redis restart.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id)
+        if tail and tail > self.last_seq:
+            async with self._deliver:
+                await self._send_stored(upto_seq=tail)
+
+    async def _announce(self, change: str) -> None:
+        nickname = self.user.display_name if self.user and self.user.is_authenticated else None
+        try:
+            await presence_announce(room_id=self.room_id, change=change, nickname=nickname)
+        except KafkaUnavailable:
+            pass  # presence is best effort; counts come from Redis leases anyway

@@ -1,0 +1,87 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=30, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ChatRoom(models.Model):
+    name = models.CharField(max_length=50)
+    description = models.CharField(max_length=500, blank=True)
+    image_url = models.URLField(max_length=500, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="rooms", blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="owned_rooms"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    like_count = models.PositiveIntegerField(default=0, db_index=True)
+    # Highest seq handed out; the relay bumps it while holding the row lock.
+    last_seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+
+class RoomLike(models.Model):
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="likes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="one_like_per_room")]
+
+    def __str__(self):
+        return f"{self.user_id} likes {self.room_id}"
+
+
+class ChatMessage(models.Model):
+    """A chat message as stored by the relay, numbered per room in Kafka order."""
+
+    class Kind(models.TextChoices):
+        TALK = "TALK"
+
+    event_id = models.UUIDField(unique=True)
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TALK)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Snapshot at send time, so history reads the way the room saw it.
+    sender_username = models.CharField(max_length=150)
+    sender_nickname = models.CharField(max_length=30)
+    sender_profile_path = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    gif_url = models.URLField(max_length=500, blank=True)
+    client_msg_id = models.CharField(max_length=64)
+    sent_at = models.DateTimeField()
+    stored_at = models.DateTimeField(auto_now_add=True)
+    is_removed = models.BooleanField(default=False)
+    kafka_partition = models.IntegerField(null=True)
+    kafka_offset = models.BigIntegerField(null=True)
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="one_seq_per_room"),
+            models.UniqueConstraint(
+                fields=["sender", "client_msg_id"],
+                condition=Q(sender__isnull=False),
+                name="one_client_msg_id_per_sender",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.room_id}#{self.seq}"

@@ -1,0 +1,100 @@
+"""Relay handler for ``chat.events``: store messages once, number them, announce per room."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from zzalu import envelope
+
+from . import events
+from .presence import online_counts
+from .services import IncomingMessage, message_remove_apply, message_store_batch
+
+logger = logging.getLogger(__name__)
+
+REQUIRED = {
+    events.CHAT_MESSAGE: ("event_id", "room_id", "sender", "client_msg_id", "sent_at"),
+    events.CHAT_REMOVED: ("room_id", "event_id"),
+    events.ROOM_PRESENCE: ("room_id",),
+}
+
+
+def parse(record) -> dict[str, Any] | None:
+    """The record's envelope, or None (logged) for anything the relay cannot use."""
+    try:
+        event = envelope.decode(record.value)
+    except ValueError:
+        logger.error("skipping undecodable record at %s/%s", record.partition, record.offset)
+        return None
+    missing = [f for f in REQUIRED.get(event["type"], ()) if f not in event]
+    if event["type"] not in REQUIRED or missing:
+        logger.error(
+            "skipping %s record at offset %s (missing %s)", event["type"], record.offset, missing
+        )
+        return None
+    return event
+
+
+def handle_batch(records: list, *, announce) -> int:
+    """Store and announce one polled batch; returns the number of messages announced."""
+    messages: list[IncomingMessage] = []
+    removals: list[dict[str, Any]] = []
+    presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        event = parse(record)
+        if event is None:
+            continue
+        if event["type"] == events.CHAT_MESSAGE:
+            messages.append(IncomingMessage(event, record.partition, record.offset))
+        elif event["type"] == events.CHAT_REMOVED:
+            removals.append(event)
+        else:
+            presence[int(event["room_id"])].append(event)
+
+    stored = message_store_batch(items=messages) if messages else []
+    outgoing = []
+    by_room: dict[int, list] = defaultdict(list)
+    for message in stored:
+        by_room[message.room_id].append(message)
+    for room_id, room_messages in by_room.items():
+        outgoing.append(
+            (
+                events.room_group(room_id),
+                events.frames_group_message(room_id=room_id, messages=room_messages),
+            )
+        )
+    for removal in removals:
+        if message_remove_apply(room_id=removal["room_id"], event_id=removal["event_id"]):
+            frame = events.removed_frame(
+                room_id=removal["room_id"], event_id=removal["event_id"], seq=removal.get("seq")
+            )
+            outgoing.append(
+                (events.room_group(removal["room_id"]), events.frame_group_message(frame))
+            )
+    outgoing.extend(_presence_messages(presence))
+    announce(outgoing)
+    return len(stored)
+
+
+def _presence_messages(changes: dict[int, list[dict[str, Any]]]):
+    """One frame per room per batch: the current count, naming the change when there was one.
+
+    A crowd joining at once would otherwise cost (sockets x joins) deliveries.
+    """
+    if not changes:
+        return []
+    counts = online_counts(list(changes))
+    out = []
+    for room_id, room_changes in changes.items():
+        change, who = None, None
+        if len(room_changes) == 1:
+            event = room_changes[0]
+            change = "joined" if "joined" in event else "left"
+            who = event.get(change)
+        frame = events.presence_frame(
+            room_id=room_id, online=counts[room_id], change=change, who=who
+        )
+        out.append((events.room_group(room_id), events.frame_group_message(frame)))
+    return out

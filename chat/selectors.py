@@ -1,0 +1,84 @@
+"""Chat reads."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from redis import RedisError
+
+from .models import ChatMessage, ChatRoom
+from .presence import online_counts
+
+logger = logging.getLogger(__name__)
+
+ROOM_ORDERINGS = {
+    "recent": ("-last_activity_at", "-id"),
+    "likes": ("-like_count", "-last_activity_at", "-id"),
+}
+
+
+def room_list(*, search: str = "", ordering: str = "recent") -> QuerySet[ChatRoom]:
+    rooms = ChatRoom.objects.select_related("owner").prefetch_related("tags")
+    search = search.strip().lstrip("#")
+    if search:
+        rooms = rooms.filter(Q(name__icontains=search) | Q(tags__name__iexact=search)).distinct()
+    return rooms.order_by(*ROOM_ORDERINGS.get(ordering, ROOM_ORDERINGS["recent"]))
+
+
+def room_get(*, room_id: int) -> ChatRoom | None:
+    return (
+        ChatRoom.objects.select_related("owner").prefetch_related("tags").filter(pk=room_id).first()
+    )
+
+
+def room_exists(*, room_id: int) -> bool:
+    return ChatRoom.objects.filter(pk=room_id).exists()
+
+
+def room_last_seq(*, room_id: int) -> int | None:
+    return ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
+
+
+def room_online_counts(*, room_ids: list[int]) -> dict[int, int | None]:
+    """Online counts, or None per room while Redis is unreachable (pages still render)."""
+    try:
+        return online_counts(room_ids)
+    except RedisError:
+        logger.warning("presence unavailable: Redis is unreachable")
+        return dict.fromkeys(room_ids)
+
+
+def rooms_with_message_counts() -> QuerySet[ChatRoom]:
+    return ChatRoom.objects.annotate(message_count=Count("messages"))
+
+
+def message_history(
+    *,
+    room_id: int,
+    before_seq: int | None = None,
+    after_seq: int | None = None,
+    limit: int | None = None,
+) -> list[ChatMessage]:
+    """A page of messages, oldest first.
+
+    With ``after_seq``: the oldest ones after it (catching up). Otherwise the newest ones,
+    before ``before_seq`` when given (scrolling back).
+    """
+    limit = min(limit or settings.CHAT_HISTORY_PAGE, settings.CHAT_HISTORY_MAX)
+    messages = ChatMessage.objects.filter(room_id=room_id)
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    if after_seq is not None:
+        return list(messages.filter(seq__gt=after_seq).order_by("seq")[:limit])
+    return list(reversed(messages.order_by("-seq")[:limit]))
+
+
+def messages_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[ChatMessage]:
+    """Stored messages with after_seq < seq <= upto_seq (filling a gap a socket noticed)."""
+    return list(
+        ChatMessage.objects.filter(room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq).order_by(
+            "seq"
+        )
+    )

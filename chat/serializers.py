@@ -1,0 +1,82 @@
+from rest_framework import serializers
+
+from .models import ChatRoom
+from .services import MAX_TAGS
+
+
+class RoomSerializer(serializers.ModelSerializer):
+    tags = serializers.SerializerMethodField()
+    owner = serializers.SerializerMethodField()
+    online = serializers.SerializerMethodField(help_text="Open sockets in the room right now.")
+
+    class Meta:
+        model = ChatRoom
+        fields = (
+            "id",
+            "name",
+            "description",
+            "image_url",
+            "tags",
+            "owner",
+            "like_count",
+            "online",
+            "last_seq",
+            "created_at",
+            "last_activity_at",
+        )
+        read_only_fields = fields
+
+    def get_tags(self, room) -> list[str]:
+        return [t.name for t in room.tags.all()]
+
+    def get_owner(self, room) -> str | None:
+        return room.owner.display_name if room.owner else None
+
+    def get_online(self, room) -> int | None:
+        return self.context.get("online", {}).get(room.pk)
+
+
+class RoomCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=50)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    image_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=30), max_length=MAX_TAGS, required=False
+    )
+
+    def validate_image_url(self, value):
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Only http(s) URLs are allowed.")
+        return value
+
+
+class RoomLikeSerializer(serializers.Serializer):
+    room_id = serializers.IntegerField()
+    like_count = serializers.IntegerField()
+
+
+class MessageSerializer(serializers.Serializer):
+    """A stored message, exactly as the socket's ``chat.message`` frame."""
+
+    type = serializers.CharField()
+    event_id = serializers.UUIDField()
+    room_id = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    sender = serializers.DictField()
+    body = serializers.CharField()
+    gif_url = serializers.CharField(allow_null=True)
+    client_msg_id = serializers.CharField()
+    sent_at = serializers.CharField()
+    removed = serializers.BooleanField()
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    last_seq = serializers.IntegerField(help_text="The room's newest seq when this page was read.")
+
+
+class MessageQuerySerializer(serializers.Serializer):
+    before_seq = serializers.IntegerField(min_value=1, required=False)
+    after_seq = serializers.IntegerField(min_value=0, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)

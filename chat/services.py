@@ -1,0 +1,255 @@
+"""Chat writes: rooms and likes (database), messages (Kafka first, stored by the relay)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from zzalu import envelope
+from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
+from zzalu.kafka import produce, produce_sync, topic_name
+from zzalu.ratelimit import take_token
+
+from . import events
+from .models import ChatMessage, ChatRoom, RoomLike, Tag
+
+logger = logging.getLogger(__name__)
+
+# uuid5 namespace for chat event ids: the same sender and client_msg_id always give the same id.
+EVENT_NAMESPACE = uuid.UUID("6f1d2c53-3f0e-4c47-9a52-0a7f4d3b8e21")
+MAX_BODY = 2000
+MAX_GIF_URL = 500
+MAX_CLIENT_MSG_ID = 64
+MAX_TAGS = 10
+
+
+class RateLimited(ServiceError):
+    status = 429
+    code = "rate_limited"
+
+
+# --- rooms -----------------------------------------------------------------------------------
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    names = []
+    for raw in tags:
+        name = raw.strip().lstrip("#").strip()
+        if not name:
+            raise InvalidInput("Tags cannot be empty.", field="tags")
+        if len(name) > 30:
+            raise InvalidInput("A tag is at most 30 characters.", field="tags")
+        if name not in names:
+            names.append(name)
+    if len(names) > MAX_TAGS:
+        raise InvalidInput(f"At most {MAX_TAGS} tags.", field="tags")
+    return names
+
+
+@transaction.atomic
+def room_create(
+    *, owner, name: str, description: str = "", image_url: str = "", tags: list[str] = ()
+) -> ChatRoom:
+    tag_names = _clean_tags(list(tags))
+    room = ChatRoom.objects.create(
+        owner=owner, name=name.strip(), description=description, image_url=image_url
+    )
+    if tag_names:
+        Tag.objects.bulk_create([Tag(name=n) for n in tag_names], ignore_conflicts=True)
+        room.tags.set(Tag.objects.filter(name__in=tag_names))
+    return room
+
+
+def room_like(*, room: ChatRoom, user) -> int:
+    """Like a room once; returns the new like count. Conflict if already liked."""
+    try:
+        with transaction.atomic():
+            RoomLike.objects.create(room=room, user=user)
+            ChatRoom.objects.filter(pk=room.pk).update(like_count=F("like_count") + 1)
+    except IntegrityError as exc:
+        raise Conflict("You already like this room.", code="already_liked") from exc
+    return ChatRoom.objects.values_list("like_count", flat=True).get(pk=room.pk)
+
+
+def room_unlike(*, room: ChatRoom, user) -> int:
+    with transaction.atomic():
+        deleted, _ = RoomLike.objects.filter(room=room, user=user).delete()
+        if not deleted:
+            raise NotFound("You do not like this room.", code="not_liked")
+        ChatRoom.objects.filter(pk=room.pk).update(like_count=F("like_count") - 1)
+    return ChatRoom.objects.values_list("like_count", flat=True).get(pk=room.pk)
+
+
+# --- sending (web process, async) -------------------------------------------------------------
+
+
+def chat_event_id(*, sender_id: int, client_msg_id: str) -> str:
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{sender_id}:{client_msg_id}"))
+
+
+def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
+    """Validate a ``chat.send`` frame; returns client_msg_id, body and gif_url, or raises."""
+    client_msg_id = payload.get("client_msg_id")
+    if not isinstance(client_msg_id, str) or not client_msg_id.strip():
+        raise InvalidInput("client_msg_id is required.")
+    if len(client_msg_id) > MAX_CLIENT_MSG_ID:
+        raise InvalidInput(f"client_msg_id is at most {MAX_CLIENT_MSG_ID} characters.")
+    body = payload.get("body", "")
+    gif_url = payload.get("gif_url")
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        raise InvalidInput("body must be text.")
+    body = body.strip()
+    if len(body) > MAX_BODY:
+        raise InvalidInput(f"body is at most {MAX_BODY} characters.")
+    if gif_url in ("", None):
+        gif_url = None
+    elif not isinstance(gif_url, str) or not gif_url.startswith(("http://", "https://")):
+        raise InvalidInput("gif_url must be an http(s) URL.")
+    elif len(gif_url) > MAX_GIF_URL or any(c.isspace() for c in gif_url):
+        raise InvalidInput(f"gif_url must be a URL of at most {MAX_GIF_URL} characters.")
+    if not body and not gif_url:
+        raise InvalidInput("Send some text or a GIF.")
+    return {"client_msg_id": client_msg_id, "body": body, "gif_url": gif_url}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    event_id: str
+    client_msg_id: str
+    acked: Any  # awaitable: resolves when Kafka has stored the record
+
+
+async def chat_message_submit(*, room_id: int, sender, payload: dict[str, Any]) -> Submitted:
+    """Check a frame and the sender's rate, then hand the message to Kafka keyed by room.
+
+    Returns as soon as the record is enqueued, so records from one socket keep their order;
+    await ``acked`` before telling the sender it is safe.
+    """
+    clean = chat_payload_clean(payload)
+    if not await take_token(f"chat:{sender.pk}"):
+        raise RateLimited("Slow down: too many messages.")
+    event_id = chat_event_id(sender_id=sender.pk, client_msg_id=clean["client_msg_id"])
+    record = events.message_record(
+        event_id=event_id,
+        room_id=room_id,
+        sender=events.sender_snapshot(sender),
+        sent_at=timezone.now(),
+        **clean,
+    )
+    acked = await produce(topic_name("chat"), str(room_id), envelope.encode(record))
+    return Submitted(event_id=event_id, client_msg_id=clean["client_msg_id"], acked=acked)
+
+
+async def presence_announce(*, room_id: int, change: str, nickname: str | None) -> None:
+    """Tell the room someone came or went (through Kafka, like every room event)."""
+    record = events.presence_record(room_id=room_id, change=change, nickname=nickname)
+    acked = await produce(topic_name("chat"), str(room_id), envelope.encode(record))
+    acked.add_done_callback(_log_lost_presence)
+
+
+def _log_lost_presence(acked) -> None:
+    if not acked.cancelled() and acked.exception() is not None:
+        logger.info("presence event not stored: %s", acked.exception())
+
+
+def message_remove(*, message: ChatMessage) -> None:
+    """Moderation: ask the log to remove a message; the relay applies and announces it."""
+    record = events.removed_record(
+        room_id=message.room_id, event_id=str(message.event_id), seq=message.seq
+    )
+    produce_sync(topic_name("chat"), str(message.room_id), envelope.encode(record))
+
+
+# --- storing (relay process) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    record: dict[str, Any]
+    partition: int | None = None
+    offset: int | None = None
+
+
+def _new_message(item: IncomingMessage) -> ChatMessage:
+    record, sender = item.record, item.record["sender"]
+    return ChatMessage(
+        event_id=record["event_id"],
+        room_id=record["room_id"],
+        kind=record.get("kind", ChatMessage.Kind.TALK),
+        sender_id=sender.get("id"),
+        sender_username=sender.get("username", ""),
+        sender_nickname=sender.get("nickname", ""),
+        sender_profile_path=sender.get("profile_path") or "",
+        body=record.get("body") or "",
+        gif_url=record.get("gif_url") or "",
+        client_msg_id=record["client_msg_id"],
+        sent_at=envelope.parse_iso(record["sent_at"]),
+        kafka_partition=item.partition,
+        kafka_offset=item.offset,
+    )
+
+
+@transaction.atomic
+def message_store_batch(*, items: list[IncomingMessage]) -> list[ChatMessage]:
+    """Store a batch of chat records once each, numbering them per room in log order.
+
+    Idempotent: a record whose event id is already stored (a redelivery, or a retried send,
+    whose event id is derived from sender and client_msg_id) is not stored again but is
+    returned with its original ``seq`` so it can be announced again. Records for rooms that no
+    longer exist are dropped. Returns every stored message of the batch, by room then seq.
+    """
+    by_id: dict[str, IncomingMessage] = {}
+    for item in items:
+        by_id.setdefault(str(item.record["event_id"]), item)
+    existing = list(ChatMessage.objects.filter(event_id__in=list(by_id)))
+    known = {str(m.event_id) for m in existing}
+    pending: dict[int, list[ChatMessage]] = defaultdict(list)
+    for event_id, item in by_id.items():
+        if event_id not in known:
+            pending[int(item.record["room_id"])].append(_new_message(item))
+    if not pending:
+        return sorted(existing, key=lambda m: (m.room_id, m.seq))
+
+    # Lock the rooms in id order (PostgreSQL row locks; SQLite holds the database write lock).
+    rooms = {r.pk: r for r in ChatRoom.objects.select_for_update().filter(pk__in=sorted(pending))}
+    user_model = ChatMessage._meta.get_field("sender").related_model
+    known_senders = set(
+        user_model.objects.filter(
+            pk__in={m.sender_id for ms in pending.values() for m in ms if m.sender_id}
+        ).values_list("pk", flat=True)
+    )
+    created: list[ChatMessage] = []
+    now = timezone.now()
+    for room_id, messages in pending.items():
+        room = rooms.get(room_id)
+        if room is None:
+            logger.warning("dropping %d message(s) for unknown room %s", len(messages), room_id)
+            continue
+        for number, message in enumerate(messages, start=room.last_seq + 1):
+            message.seq = number
+            if message.sender_id not in known_senders:
+                message.sender_id = None  # the member is gone; the snapshot stays
+        ChatMessage.objects.bulk_create(messages)
+        ChatRoom.objects.filter(pk=room_id).update(
+            last_seq=F("last_seq") + len(messages), last_activity_at=now
+        )
+        created.extend(messages)
+    return sorted(existing + created, key=lambda m: (m.room_id, m.seq))
+
+
+def message_remove_apply(*, room_id: int, event_id: str) -> ChatMessage | None:
+    """Relay side of moderation: mark the message removed (idempotent)."""
+    message = ChatMessage.objects.filter(room_id=room_id, event_id=event_id).first()
+    if message is not None and not message.is_removed:
+        ChatMessage.objects.filter(pk=message.pk).update(is_removed=True)
+        message.is_removed = True
+    return message

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("rooms/", apis.RoomListApi.as_view(), name="api-rooms"),
+    path("rooms/<int:room_id>/", apis.RoomDetailApi.as_view(), name="api-room"),
+    path("rooms/<int:room_id>/like/", apis.RoomLikeApi.as_view(), name="api-room-like"),
+    path("rooms/<int:room_id>/messages/", apis.RoomMessagesApi.as_view(), name="api-room-messages"),
+]

@@ -1,0 +1,23 @@
+"""Small pieces every DRF endpoint of the project shares."""
+
+from rest_framework.throttling import ScopedRateThrottle
+
+
+class WriteThrottle(ScopedRateThrottle):
+    """Throttle unsafe methods only, per member (or per IP when anonymous)."""
+
+    scope_attr = "throttle_scope"
+
+    def allow_request(self, request, view):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        if not getattr(view, self.scope_attr, None):
+            view.throttle_scope = "writes"
+        return super().allow_request(request, view)
+
+
+def query_params(serializer_class, request):
+    """Validate query parameters with a serializer; invalid ones are a 400."""
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,21 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (origin-checked, authed)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zzalu.settings.base")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from chat.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
+from comments.routing import websocket_urlpatterns as hakwon_sockets  # noqa: E402
+from zzalu.ws_auth import OriginCheck, SocketAuthStack  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": OriginCheck(SocketAuthStack(URLRouter(chat_sockets + hakwon_sockets))),
+    }
+)

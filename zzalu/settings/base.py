@@ -1,0 +1,218 @@
+"""Settings for every environment, driven by environment variables with local defaults.
+
+Local defaults: SQLite in the repo, Redis and Kafka on 127.0.0.1 (started by `make services`).
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+# A missing SECRET_KEY is only tolerated for local development.
+SECRET_KEY = env(
+    "SECRET_KEY", default="dev-insecure-key-change-me" if DEBUG else environ.Env.NOTSET
+)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else environ.Env.NOTSET
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "accounts",
+    "chat",
+    "comments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "zzalu.urls"
+ASGI_APPLICATION = "zzalu.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "room-list"
+LOGOUT_REDIRECT_URL = "room-list"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, relay, sweeper) share the file: wait for the write lock instead of
+    # failing, and take it at BEGIN so a read-then-write transaction cannot deadlock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "ko-kr"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Redis: channel layer, shared cache (throttles), rate limits, presence -----------------
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# "pubsub" (RedisPubSubChannelLayer) or "core" (RedisChannelLayer); see docs/decisions.
+CHANNEL_LAYER_BACKEND = env("CHANNEL_LAYER_BACKEND", default="pubsub")
+# Namespace for every Redis key and channel of this deployment (tests use their own).
+REDIS_PREFIX = env("CHANNEL_LAYER_PREFIX", default="zzalu")
+_LAYER_CLASSES = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": _LAYER_CLASSES[CHANNEL_LAYER_BACKEND],
+        "CONFIG": {
+            "hosts": env.list("CHANNEL_LAYER_HOSTS", default=[REDIS_URL]),
+            "prefix": REDIS_PREFIX,
+        },
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_PREFIX", default="zzalu"),
+    }
+}
+
+# --- Kafka ------------------------------------------------------------------------------
+KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"])
+# Lets tests and benchmarks run on their own topics in a shared broker.
+KAFKA_TOPIC_PREFIX = env("KAFKA_TOPIC_PREFIX", default="")
+KAFKA_TOPICS = {
+    "chat": {
+        "name": KAFKA_TOPIC_PREFIX + "chat.events",
+        "partitions": env.int("KAFKA_CHAT_PARTITIONS", default=6),
+    },
+    "hakwon": {
+        "name": KAFKA_TOPIC_PREFIX + "hakwon.events",
+        "partitions": env.int("KAFKA_HAKWON_PARTITIONS", default=3),
+    },
+}
+KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
+KAFKA_MIN_INSYNC_REPLICAS = env.int("KAFKA_MIN_INSYNC_REPLICAS", default=1)
+KAFKA_RETENTION_MS = env.int("KAFKA_RETENTION_MS", default=7 * 24 * 3600 * 1000)
+KAFKA_RELAY_GROUP = env("KAFKA_RELAY_GROUP", default=KAFKA_TOPIC_PREFIX + "zzalu-relay")
+# How long a sender waits for the broker before being told `unavailable`.
+KAFKA_ACK_TIMEOUT = env.float("KAFKA_ACK_TIMEOUT", default=5.0)
+KAFKA_LINGER_MS = env.int("KAFKA_LINGER_MS", default=2)
+
+# --- Chat -------------------------------------------------------------------------------
+CHAT_RATE_PER_SEC = env.float("CHAT_RATE_PER_SEC", default=5.0)
+CHAT_RATE_BURST = env.int("CHAT_RATE_BURST", default=10)
+CHAT_MAX_FRAME_BYTES = 16 * 1024
+CHAT_HISTORY_PAGE = 50
+CHAT_HISTORY_MAX = 200
+PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", default=60)
+SOCKET_HEARTBEAT_SECONDS = env.float("SOCKET_HEARTBEAT_SECONDS", default=20.0)
+# Off unless the benchmark turns it on: the Channels-tutorial consumer used as a baseline.
+BENCH_DIRECT_ROUTE = env.bool("BENCH_DIRECT_ROUTE", default=False)
+
+# --- Title-hakwon -----------------------------------------------------------------------
+HAKWON_TIME_ZONE = env("HAKWON_TIME_ZONE", default="Asia/Seoul")
+HAKWON_DEFAULT_IMAGE_URL = env(
+    "HAKWON_DEFAULT_IMAGE_URL", default="https://picsum.photos/seed/zzalu/800/600"
+)
+
+# --- API --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "zzalu.errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_RATES": {
+        "writes": env("API_WRITE_THROTTLE", default="120/min"),
+        "signup": env("API_SIGNUP_THROTTLE", default="30/hour"),
+    },
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Zzalu Realtime API",
+    "DESCRIPTION": "Chat rooms and the daily title-hakwon. Live updates travel over WebSockets; "
+    "see docs/protocol.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Logging ----------------------------------------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "zzalu": {"level": LOG_LEVEL},
+        "chat": {"level": LOG_LEVEL},
+        "comments": {"level": LOG_LEVEL},
+        "accounts": {"level": LOG_LEVEL},
+        "kafka": {"level": "ERROR"},
+    },
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
