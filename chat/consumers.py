@@ -45,6 +45,8 @@ class ChatConsumer(EnvelopeConsumer):
             return
         self.joined = False
         self._deliver = asyncio.Lock()
+        # event_id -> client_msg_id of this socket's sends not yet acknowledged.
+        self._unacked: dict[str, str] = {}
         # Join the group before reading the tail, so nothing falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -76,21 +78,26 @@ class ChatConsumer(EnvelopeConsumer):
             raise ClientError("unknown_type", f"Unknown type {content['type']!r}.")
         sender = self.require_member(content)
         submitted = await chat_message_submit(room_id=self.room_id, sender=sender, payload=content)
+        self._unacked[submitted.event_id] = submitted.client_msg_id
         self.spawn(self._ack_when_stored(submitted))
 
     async def _ack_when_stored(self, submitted) -> None:
         try:
             await asyncio.wait_for(submitted.acked, settings.KAFKA_ACK_TIMEOUT)
         except (KafkaUnavailable, TimeoutError):
-            await self.send_error(
-                "unavailable",
-                "The message was not stored; try again.",
-                submitted.client_msg_id,
-            )
+            if self._unacked.pop(submitted.event_id, None) is not None:
+                await self.send_error(
+                    "unavailable", "The message was not stored; try again.", submitted.client_msg_id
+                )
             return
-        await self.send_envelope(
-            events.ack_frame(client_msg_id=submitted.client_msg_id, event_id=submitted.event_id)
-        )
+        await self._ack(submitted.event_id)
+
+    async def _ack(self, event_id: str) -> None:
+        client_msg_id = self._unacked.pop(event_id, None)
+        if client_msg_id is not None:
+            await self.send_envelope(
+                events.ack_frame(client_msg_id=client_msg_id, event_id=event_id)
+            )
 
     # --- group -> socket -------------------------------------------------------------------
 
@@ -101,10 +108,11 @@ class ChatConsumer(EnvelopeConsumer):
         async with self._deliver:
             if seqs[0] > self.last_seq + 1:
                 await self._send_stored(upto_seq=seqs[0] - 1)
-            for seq, frame in zip(seqs, message["frames"], strict=True):
+            for seq, event_id, frame in zip(
+                seqs, message["event_ids"], message["frames"], strict=True
+            ):
                 if seq == self.last_seq + 1:
-                    await self.send(text_data=frame)
-                    self.last_seq = seq
+                    await self._send_numbered(seq, event_id, frame)
 
     async def room_frame(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["frame"])
@@ -122,8 +130,14 @@ class ChatConsumer(EnvelopeConsumer):
             if not page:
                 return
             for message in page:
-                await self.send(text_data=envelope.encode_text(events.message_frame(message)))
-                self.last_seq = message.seq
+                frame = envelope.encode_text(events.message_frame(message))
+                await self._send_numbered(message.seq, str(message.event_id), frame)
+
+    async def _send_numbered(self, seq: int, event_id: str, frame: str) -> None:
+        if self._unacked:  # it reached the room, so Kafka has it: the sender's ack goes first
+            await self._ack(event_id)
+        await self.send(text_data=frame)
+        self.last_seq = seq
 
     async def _heartbeat(self) -> None:
         await presence_touch(room_id=self.room_id, socket_id=self.channel_name)

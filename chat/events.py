@@ -6,7 +6,7 @@ Kafka records on ``chat.events`` (keyed by room id):
   ``room.presence`` a socket joined or left a room
 
 Group messages (channel layer -> ChatConsumer), already encoded once by the relay:
-  ``chat.frames``   {"room_id", "seqs": [...], "frames": [text, ...]} numbered messages, in order
+  ``chat.frames``   {"room_id", "seqs", "event_ids", "frames": [text, ...]} numbered messages
   ``room.frame``    {"frame": text} anything else for every socket in the room
 """
 
@@ -115,6 +115,7 @@ def frames_group_message(*, room_id: int, messages) -> dict[str, Any]:
         "type": GROUP_FRAMES,
         "room_id": room_id,
         "seqs": [m.seq for m in messages],
+        "event_ids": [str(m.event_id) for m in messages],
         "frames": [envelope.encode_text(message_frame(m)) for m in messages],
     }
 

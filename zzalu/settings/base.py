@@ -16,7 +16,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=True)
 # A missing SECRET_KEY is only tolerated for local development.
 SECRET_KEY = env(
-    "SECRET_KEY", default="dev-insecure-key-change-me" if DEBUG else environ.Env.NOTSET
+    "SECRET_KEY",
+    default="dev-insecure-key-only-for-local-development" if DEBUG else environ.Env.NOTSET,
 )
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else environ.Env.NOTSET
@@ -97,6 +98,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the app folders in development; `collectstatic` feeds STATIC_ROOT in images.
+WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Redis: channel layer, shared cache (throttles), rate limits, presence -----------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

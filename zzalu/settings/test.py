@@ -21,5 +21,6 @@ from .base import BASE_DIR, DATABASES  # noqa: E402
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _test_db = os.environ.get("ZZALU_TEST_SQLITE", str(BASE_DIR / ".local" / "test" / "db.sqlite3"))
     DATABASES["default"]["TEST"] = {"NAME": _test_db}
+    os.makedirs(os.path.dirname(_test_db), exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

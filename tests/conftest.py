@@ -1,0 +1,147 @@
+"""Fixtures: the real services, the running stack (web + relay) and model factories.
+
+Kafka and Redis must be running (``make test`` starts them with ``ops/services.sh``). When
+they are not, every test that needs them errors with a message saying so; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+from chat.models import ChatRoom
+from chat.services import room_create
+
+from .procs import Relay, WebServer
+from .ws import Socket
+
+_seq = itertools.count(1)
+
+
+# --- real services --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def real_services():
+    """Kafka and Redis, as started by the repo's scripts; the session's topics created."""
+    from zzalu.kafka import ensure_topics, kafka_ready, make_admin
+    from zzalu.redis import get_redis
+
+    try:
+        get_redis().ping()
+    except Exception as exc:
+        raise RuntimeError(
+            f"Redis is not reachable at {settings.REDIS_URL} ({exc}); run `make services`."
+        ) from exc
+    try:
+        kafka_ready(timeout_ms=5000)
+    except Exception as exc:
+        raise RuntimeError(
+            f"Kafka is not reachable at {settings.KAFKA_BOOTSTRAP_SERVERS} ({exc}); "
+            "run `make services`."
+        ) from exc
+    ensure_topics()
+    yield
+    admin = make_admin()
+    try:
+        names = [spec["name"] for spec in settings.KAFKA_TOPICS.values()]
+        admin.delete_topics(names)
+    except Exception:  # the broker may be down after a disruptive test; topics are prefixed
+        pass
+    finally:
+        admin.close()
+    redis = get_redis()
+    for key in redis.scan_iter(f"{settings.REDIS_PREFIX}*"):
+        redis.delete(key)
+
+
+@dataclass
+class Stack:
+    """The running system: web server(s) and relay(s) on the test database."""
+
+    web: WebServer
+    relay: Relay
+    extra: list = field(default_factory=list)
+
+    def socket_url(self, path: str, user: User | None = None, web: WebServer | None = None, **q):
+        if user is not None:
+            q["token"] = str(AccessToken.for_user(user))
+        query = f"?{urlencode(q)}" if q else ""
+        return f"{(web or self.web).ws}{path}{query}"
+
+    def room_socket(self, room: ChatRoom | int, user: User | None = None, **q) -> Socket:
+        room_id = room if isinstance(room, int) else room.pk
+        return Socket(self.socket_url(f"/ws/rooms/{room_id}/", user, **q))
+
+    def hakwon_socket(self, hakwon_id: int, user: User | None = None, **q) -> Socket:
+        return Socket(self.socket_url(f"/ws/hakwons/{hakwon_id}/", user, **q))
+
+    def start_web(self, name: str, **env) -> WebServer:
+        web = WebServer(name, **env).start()
+        self.extra.append(web)
+        return web
+
+
+@pytest.fixture(scope="session")
+def stack(real_services, django_db_setup, django_db_blocker):
+    web = WebServer("web").start()
+    relay = Relay("relay").start()
+    running = Stack(web=web, relay=relay)
+    yield running
+    for proc in [*running.extra, relay, web]:
+        if proc.running:
+            proc.stop()
+
+
+@pytest.fixture
+def live(stack, transactional_db):
+    """The running stack, with data committed so its processes can see it."""
+    if not stack.relay.running:  # a test killed it and failed before restarting it
+        stack.relay.start()
+    return stack
+
+
+# --- factories ------------------------------------------------------------------------------
+
+
+def make_user(*, nickname: str | None = None, staff: bool = False, **fields) -> User:
+    n = next(_seq)
+    user = User(
+        username=fields.pop("username", f"member{n}"),
+        nickname=nickname or f"멤버{n}",
+        is_staff=staff,
+        **fields,
+    )
+    user.set_password("pw-for-tests-1234")
+    user.save()
+    return user
+
+
+def make_room(*, owner: User | None = None, name: str | None = None, tags=()) -> ChatRoom:
+    owner = owner or make_user()
+    return room_create(owner=owner, name=name or f"room {next(_seq)}", tags=list(tags))
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def member():
+    return make_user()
+
+
+@pytest.fixture
+def member_api(member):
+    client = APIClient()
+    client.force_authenticate(member)
+    client.user = member
+    return client

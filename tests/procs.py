@@ -1,0 +1,158 @@
+"""Processes the integration tests run for real: Daphne web servers and Kafka relays.
+
+They share the test database with the test process (a file for SQLite, the ``test_`` database
+for PostgreSQL) and inherit the session's topic prefix and Redis namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = ROOT / ".local" / "test" / "logs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """The URL of the database the test run created, for child processes."""
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = f"{s['USER']}:{s['PASSWORD']}@" if s["USER"] else ""
+    return f"postgres://{auth}{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "zzalu.settings.test",
+            "DATABASE_URL": test_database_url(),
+            "PYTHONUNBUFFERED": "1",
+            # Heavy tests send thousands of messages per member; the limit has its own test.
+            "CHAT_RATE_PER_SEC": "100000",
+            "CHAT_RATE_BURST": "100000",
+            "SOCKET_HEARTBEAT_SECONDS": "2",
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+class Proc:
+    """One child process with its output in a log file; restartable."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]):
+        self.name, self.argv, self.env = name, argv, env
+        self.popen: subprocess.Popen | None = None
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOG_DIR / f"{name}.log"
+
+    def start(self) -> Proc:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.popen = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.running:
+            self.popen.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to finish anything."""
+        if self.running:
+            self.popen.kill()
+            self.popen.wait(10)
+
+    def stop(self, timeout: float = 15) -> int | None:
+        if not self.running:
+            return self.popen.returncode if self.popen else None
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+            raise AssertionError(f"{self.name} ignored SIGTERM for {timeout}s") from None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+class WebServer(Proc):
+    def __init__(self, name: str = "web", port: int | None = None, server: str = "daphne", **env):
+        self.port = port or free_port()
+        if server == "daphne":
+            argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+            argv.append("zzalu.asgi:application")
+        else:
+            argv = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ]
+            argv += ["--no-access-log", "zzalu.asgi:application"]
+        super().__init__(name, argv, child_env(**env))
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> WebServer:
+        super().start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.http + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer /healthz in 30s:\n{self.log_tail()}")
+
+
+class Relay(Proc):
+    def __init__(self, name: str = "relay", **env):
+        argv = [sys.executable, "manage.py", "kafka_relay", "--log-every", "5"]
+        super().__init__(name, argv, child_env(**env))
+
+    def start(self) -> Relay:
+        super().start()
+        time.sleep(0.3)
+        if not self.running:
+            raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+        return self
