@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from redis import RedisError
 
 from zzalu import envelope
 from zzalu.kafka import KafkaUnavailable
@@ -64,12 +65,12 @@ class ChatConsumer(EnvelopeConsumer):
         await super().disconnect(code)
         if not getattr(self, "joined", False):
             return
-        await self.channel_layer.group_discard(self.group, self.channel_name)
         try:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
             await presence_leave(room_id=self.room_id, socket_id=self.channel_name)
             await self._announce("left")
-        except Exception:  # the lease expires by itself
-            pass
+        except (RedisError, ConnectionError):
+            pass  # Redis is down: the membership and the presence lease expire by themselves
 
     # --- client -> server ------------------------------------------------------------------
 

@@ -161,6 +161,9 @@ def make_relay_consumer(topics: list[str], **overrides) -> KafkaConsumer:
         "max_poll_records": 500,
         "fetch_max_wait_ms": 20,
         "isolation_level": "read_committed",
+        # A relay that dies is replaced within ~10 s instead of the 45 s default.
+        "session_timeout_ms": 10000,
+        "heartbeat_interval_ms": 3000,
         "reconnect_backoff_max_ms": 1000,
         **overrides,
     }

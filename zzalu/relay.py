@@ -112,7 +112,7 @@ def _lag(consumer) -> int | str:
     try:
         assigned = list(consumer.assignment())
         if not assigned:
-            return 0
+            return "n/a (no partitions assigned)"
         ends = consumer.end_offsets(assigned)
         return sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
     except KafkaError as exc:

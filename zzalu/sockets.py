@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis import RedisError
 
 from . import envelope
 from .errors import ServiceError
@@ -109,7 +110,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
             await self.send_error(exc.code, exc.detail, exc.client_msg_id)
         except ServiceError as exc:
             await self.send_error(exc.code, exc.detail, client_msg_id_of(content))
-        except KafkaUnavailable:
+        except (KafkaUnavailable, RedisError):
             await self.send_error(
                 "unavailable", "Messaging is unavailable; try again.", client_msg_id_of(content)
             )

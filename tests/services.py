@@ -1,0 +1,18 @@
+"""Drive the repo's own service scripts from tests (stop/start the broker, restart Redis)."""
+
+import subprocess
+
+from .procs import ROOT
+
+
+def service(action: str, name: str) -> None:
+    result = subprocess.run(
+        [str(ROOT / "ops" / "services.sh"), action, name],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"ops/services.sh {action} {name} failed:\n{result.stdout}{result.stderr}"
+        )
