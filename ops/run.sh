@@ -17,6 +17,8 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 $PY manage.py kafka_relay & pids+=($!)
+$PY manage.py outbox_sweeper & pids+=($!)
+$PY manage.py hakwon_tick --loop & pids+=($!)
 $PY -m daphne -b "$HOST" -p "$PORT" zzalu.asgi:application & pids+=($!)
 
 echo "Zzalu Realtime is up: http://$HOST:$PORT/  (API docs: http://$HOST:$PORT/api/docs/)"

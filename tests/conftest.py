@@ -19,7 +19,7 @@ from accounts.models import User
 from chat.models import ChatRoom
 from chat.services import room_create
 
-from .procs import Relay, WebServer
+from .procs import Relay, Sweeper, WebServer, Worker
 from .ws import Socket
 
 _seq = itertools.count(1)
@@ -67,7 +67,8 @@ class Stack:
     """The running system: web server(s) and relay(s) on the test database."""
 
     web: WebServer
-    relay: Relay
+    relay: Worker
+    sweeper: Worker
     extra: list = field(default_factory=list)
 
     def socket_url(self, path: str, user: User | None = None, web: WebServer | None = None, **q):
@@ -93,9 +94,10 @@ class Stack:
 def stack(real_services, django_db_setup, django_db_blocker):
     web = WebServer("web").start()
     relay = Relay("relay").start()
-    running = Stack(web=web, relay=relay)
+    sweeper = Sweeper("sweeper").start()
+    running = Stack(web=web, relay=relay, sweeper=sweeper)
     yield running
-    for proc in [*running.extra, relay, web]:
+    for proc in [*running.extra, sweeper, relay, web]:
         if proc.running:
             proc.stop()
 
@@ -103,8 +105,9 @@ def stack(real_services, django_db_setup, django_db_blocker):
 @pytest.fixture
 def live(stack, transactional_db):
     """The running stack, with data committed so its processes can see it."""
-    if not stack.relay.running:  # a test killed it and failed before restarting it
-        stack.relay.start()
+    for worker in (stack.relay, stack.sweeper):
+        if not worker.running:  # a test stopped it and failed before restarting it
+            worker.start()
     return stack
 
 
@@ -145,3 +148,27 @@ def member_api(member):
     client.force_authenticate(member)
     client.user = member
     return client
+
+
+def make_hakwon(*, state: str = "PROCEED", open_date=None, image_url="https://img.test/today.jpg"):
+    from datetime import timedelta
+
+    from comments.models import TitleHakwon
+    from comments.selectors import hakwon_today
+
+    if open_date is None:
+        latest = TitleHakwon.objects.order_by("-open_date").first()
+        open_date = latest.open_date + timedelta(days=1) if latest else hakwon_today()
+    return TitleHakwon.objects.create(open_date=open_date, state=state, image_url=image_url)
+
+
+def make_comment(*, hakwon, author=None, content="캡션", parent=None, likes: int = 0):
+    from comments.models import Comment
+
+    comment = Comment.objects.create(
+        hakwon=hakwon, author=author or make_user(), content=content, parent=parent
+    )
+    if likes:
+        Comment.objects.filter(pk=comment.pk).update(like_count=likes)
+        comment.refresh_from_db()
+    return comment

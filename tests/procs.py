@@ -145,14 +145,23 @@ class WebServer(Proc):
         raise RuntimeError(f"{self.name} did not answer /healthz in 30s:\n{self.log_tail()}")
 
 
-class Relay(Proc):
-    def __init__(self, name: str = "relay", **env):
-        argv = [sys.executable, "manage.py", "kafka_relay", "--log-every", "5"]
-        super().__init__(name, argv, child_env(**env))
+class Worker(Proc):
+    """A management-command worker: the relay or the outbox sweeper."""
 
-    def start(self) -> Relay:
+    def __init__(self, name: str, *command: str, **env):
+        super().__init__(name, [sys.executable, "manage.py", *command], child_env(**env))
+
+    def start(self) -> Worker:
         super().start()
         time.sleep(0.3)
         if not self.running:
             raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
         return self
+
+
+def Relay(name: str = "relay", **env) -> Worker:  # noqa: N802 - reads as a process kind
+    return Worker(name, "kafka_relay", "--log-every", "5", **env)
+
+
+def Sweeper(name: str = "sweeper", **env) -> Worker:  # noqa: N802
+    return Worker(name, "outbox_sweeper", **env)

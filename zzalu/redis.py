@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import weakref
 
 import redis
@@ -37,3 +38,33 @@ def get_async_redis() -> aioredis.Redis:
 def key(*parts: object) -> str:
     """A namespaced key, so test runs and deployments sharing a Redis stay apart."""
     return ":".join([settings.REDIS_PREFIX, *map(str, parts)])
+
+
+# Renew only if we still hold it: compare-and-expire must be atomic.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+class Lease:
+    """A lease in Redis that one process at a time holds (e.g. the active outbox sweeper)."""
+
+    def __init__(self, name: str, ttl_seconds: float = 15.0):
+        self.name = key("lease", name)
+        self.token = uuid.uuid4().hex
+        self.ttl_ms = int(ttl_seconds * 1000)
+
+    def hold(self) -> bool:
+        """Take the lease or extend it; False while another process holds it."""
+        client = get_redis()
+        if client.eval(_RENEW, 1, self.name, self.token, self.ttl_ms):
+            return True
+        return bool(client.set(self.name, self.token, nx=True, px=self.ttl_ms))
+
+    def release(self) -> None:
+        client = get_redis()
+        if client.get(self.name) == self.token.encode():
+            client.delete(self.name)

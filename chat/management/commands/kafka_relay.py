@@ -7,6 +7,7 @@ import threading
 from django.core.management.base import BaseCommand
 
 from chat import relay as chat_relay
+from comments import relay as hakwon_relay
 from zzalu.kafka import make_relay_consumer, topic_name
 from zzalu.relay import Announcer, run_relay
 
@@ -23,7 +24,10 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        handlers = {topic_name("chat"): chat_relay.handle_batch}
+        handlers = {
+            topic_name("chat"): chat_relay.handle_batch,
+            topic_name("hakwon"): hakwon_relay.handle_batch,
+        }
         consumer = make_relay_consumer(list(handlers))
         announcer = Announcer()
         logger.info("relay started: topics %s", ", ".join(handlers))

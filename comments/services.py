@@ -1,0 +1,232 @@
+"""Title-hakwon writes. The one place for the rules; REST and the hakwon socket both call these.
+
+Every write commits together with its outbox event, which the sweeper publishes to
+``hakwon.events`` after commit (keyed by hakwon, so watchers see one hakwon's events in order).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from outbox.services import outbox_enqueue
+from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound
+from zzalu.kafka import topic_name
+
+from . import events
+from .models import AwardRecord, Comment, CommentLike, TitleHakwon
+from .selectors import hakwon_today
+
+logger = logging.getLogger(__name__)
+
+MAX_CONTENT = 500
+
+
+class HakwonClosed(InvalidInput):
+    code = "hakwon_closed"
+
+
+def _publish(hakwon_id: int, type_: str, **fields) -> None:
+    outbox_enqueue(
+        topic=topic_name("hakwon"), key=str(hakwon_id), type_=type_, hakwon_id=hakwon_id, **fields
+    )
+
+
+def _clean_content(content) -> str:
+    if not isinstance(content, str):
+        raise InvalidInput("content must be text.", field="content")
+    content = content.strip()
+    if not content:
+        raise InvalidInput("Write something.", field="content")
+    if len(content) > MAX_CONTENT:
+        raise InvalidInput(f"At most {MAX_CONTENT} characters.", field="content")
+    return content
+
+
+def _require_open(hakwon: TitleHakwon) -> None:
+    if hakwon.state != TitleHakwon.State.PROCEED:
+        raise HakwonClosed("This title-hakwon is not open.")
+
+
+def _require_author_or_staff(comment: Comment, user) -> None:
+    if not (user.is_staff or comment.author_id == user.pk):
+        raise Forbidden("Only the author or a moderator can do that.")
+
+
+def _locked(comment: Comment) -> Comment:
+    """Re-read a comment under a row lock, with what its events need."""
+    return Comment.objects.select_for_update().select_related("hakwon", "author").get(pk=comment.pk)
+
+
+# --- comments and replies ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def comment_create(*, hakwon: TitleHakwon, author, content: str) -> Comment:
+    content = _clean_content(content)
+    hakwon = TitleHakwon.objects.select_for_update().get(pk=hakwon.pk)
+    _require_open(hakwon)
+    comment = Comment.objects.create(hakwon=hakwon, author=author, content=content)
+    _publish(hakwon.pk, events.COMMENT_CREATED, comment=events.comment_data(comment))
+    return comment
+
+
+@transaction.atomic
+def reply_create(*, parent: Comment, author, content: str) -> Comment:
+    content = _clean_content(content)
+    parent = _locked(parent)
+    if parent.parent_id is not None:
+        raise InvalidInput("Replies cannot be replied to.", code="nested_reply")
+    if parent.is_deleted:
+        raise InvalidInput("That comment was deleted.", code="comment_deleted")
+    _require_open(parent.hakwon)
+    reply = Comment.objects.create(
+        hakwon_id=parent.hakwon_id, author=author, parent=parent, content=content
+    )
+    Comment.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
+    _publish(parent.hakwon_id, events.REPLY_CREATED, comment=events.comment_data(reply))
+    return reply
+
+
+@transaction.atomic
+def comment_edit(*, comment: Comment, user, content: str) -> Comment:
+    comment = _locked(comment)
+    _require_author_or_staff(comment, user)
+    if comment.is_deleted:
+        raise NotFound("That comment was deleted.")
+    _require_open(comment.hakwon)
+    comment.content = _clean_content(content)
+    comment.is_edited = True
+    comment.save(update_fields=["content", "is_edited", "updated_at"])
+    _publish(comment.hakwon_id, events.COMMENT_UPDATED, comment=events.comment_data(comment))
+    return comment
+
+
+@transaction.atomic
+def comment_delete(*, comment: Comment, user) -> None:
+    """Authors delete while the hakwon is open; moderators (staff) delete any time.
+
+    A comment with replies becomes a placeholder so its thread stays readable.
+    """
+    comment = _locked(comment)
+    _require_author_or_staff(comment, user)
+    if comment.is_deleted:
+        raise NotFound("That comment was already deleted.")
+    if not user.is_staff:
+        _require_open(comment.hakwon)
+    comment_id, placeholder = comment.pk, comment.reply_count > 0
+    if placeholder:
+        Comment.objects.filter(pk=comment.pk).update(is_deleted=True)
+    else:
+        comment.delete()
+        if comment.parent_id:
+            Comment.objects.filter(pk=comment.parent_id).update(reply_count=F("reply_count") - 1)
+    _publish(
+        comment.hakwon_id,
+        events.COMMENT_DELETED,
+        comment_id=comment_id,
+        parent_id=comment.parent_id,
+        placeholder=placeholder,
+    )
+
+
+# --- likes --------------------------------------------------------------------------------------
+
+
+def _like_count(comment_id: int) -> int:
+    return Comment.objects.values_list("like_count", flat=True).get(pk=comment_id)
+
+
+def comment_like(*, comment: Comment, user) -> int:
+    """Like once (Conflict if already liked); returns the new count."""
+    try:
+        with transaction.atomic():
+            comment = _locked(comment)
+            if comment.is_deleted:
+                raise NotFound("That comment was deleted.")
+            _require_open(comment.hakwon)
+            CommentLike.objects.create(comment=comment, user=user)
+            Comment.objects.filter(pk=comment.pk).update(like_count=F("like_count") + 1)
+            count = _like_count(comment.pk)
+            _publish(
+                comment.hakwon_id, events.COMMENT_LIKED, comment_id=comment.pk, like_count=count
+            )
+    except IntegrityError as exc:
+        raise Conflict("You already like this comment.", code="already_liked") from exc
+    return count
+
+
+@transaction.atomic
+def comment_unlike(*, comment: Comment, user) -> int:
+    """Take a like back (NotFound if there was none); returns the new count."""
+    comment = _locked(comment)
+    _require_open(comment.hakwon)
+    deleted, _ = CommentLike.objects.filter(comment=comment, user=user).delete()
+    if not deleted:
+        raise NotFound("You do not like this comment.", code="not_liked")
+    Comment.objects.filter(pk=comment.pk).update(like_count=F("like_count") - 1)
+    count = _like_count(comment.pk)
+    _publish(comment.hakwon_id, events.COMMENT_LIKED, comment_id=comment.pk, like_count=count)
+    return count
+
+
+# --- schedule -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def hakwon_open(*, hakwon: TitleHakwon) -> bool:
+    """Open a hakwon that has not opened yet; False if it was already open or closed."""
+    updated = TitleHakwon.objects.filter(pk=hakwon.pk, state=TitleHakwon.State.NOT_OPEN).update(
+        state=TitleHakwon.State.PROCEED
+    )
+    return bool(updated)
+
+
+@transaction.atomic
+def hakwon_close(*, hakwon: TitleHakwon) -> list[AwardRecord]:
+    """Close an open hakwon and award the three most-liked captions (ties: earlier first).
+
+    Closing twice changes nothing: only an open hakwon is closed and awarded.
+    """
+    hakwon = TitleHakwon.objects.select_for_update().get(pk=hakwon.pk)
+    if hakwon.state != TitleHakwon.State.PROCEED:
+        return []
+    winners = (
+        Comment.objects.filter(hakwon=hakwon, parent=None, is_deleted=False, like_count__gt=0)
+        .select_related("author")
+        .order_by("-like_count", "created_at", "id")[:3]
+    )
+    awards = [
+        AwardRecord(hakwon=hakwon, user=c.author, comment=c, rank=rank, like_count=c.like_count)
+        for rank, c in enumerate(winners, start=1)
+    ]
+    AwardRecord.objects.bulk_create(awards)
+    TitleHakwon.objects.filter(pk=hakwon.pk).update(state=TitleHakwon.State.DONE)
+    _publish(hakwon.pk, events.HAKWON_CLOSED, awards=[events.award_data(a) for a in awards])
+    return awards
+
+
+@transaction.atomic
+def hakwon_tick(*, today: date | None = None) -> dict[str, list]:
+    """Close every earlier open hakwon (with awards) and open today's, creating it if needed.
+
+    Safe to run any number of times: a second run finds nothing to do.
+    """
+    today = today or hakwon_today()
+    closed = []
+    for hakwon in TitleHakwon.objects.filter(
+        state=TitleHakwon.State.PROCEED, open_date__lt=today
+    ).order_by("open_date"):
+        hakwon_close(hakwon=hakwon)
+        closed.append(hakwon)
+    current, created = TitleHakwon.objects.get_or_create(
+        open_date=today, defaults={"image_url": settings.HAKWON_DEFAULT_IMAGE_URL}
+    )
+    opened = [current] if hakwon_open(hakwon=current) else []
+    if created:
+        logger.info("created today's hakwon %s with the default image", today)
+    return {"closed": closed, "opened": opened}
