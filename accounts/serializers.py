@@ -6,6 +6,8 @@ from .models import User
 
 
 class MemberSerializer(serializers.ModelSerializer):
+    profile_path = serializers.CharField(read_only=True, help_text="Image URL, or empty.")
+
     class Meta:
         model = User
         fields = ("id", "username", "nickname", "profile_path", "profile_message")

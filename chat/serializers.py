@@ -5,6 +5,7 @@ from .services import MAX_TAGS
 
 
 class RoomSerializer(serializers.ModelSerializer):
+    image_url = serializers.CharField(read_only=True, help_text="http(s) URL, or empty.")
     tags = serializers.SerializerMethodField()
     owner = serializers.SerializerMethodField()
     online = serializers.SerializerMethodField(help_text="Open sockets in the room right now.")

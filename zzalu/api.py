@@ -1,5 +1,7 @@
 """Small pieces every DRF endpoint of the project shares."""
 
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.throttling import ScopedRateThrottle
 
 
@@ -21,3 +23,9 @@ def query_params(serializer_class, request):
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+@csrf_exempt  # unsafe methods to unknown paths should read 404, not a CSRF page
+def api_not_found(request):
+    """Unknown /api/ paths answer in JSON like every other API error."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
