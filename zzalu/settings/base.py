@@ -185,6 +185,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "zzalu.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
+    # Proxies in front that append to X-Forwarded-For (1 behind compose's nginx); 0 trusts
+    # only the socket's address, so clients cannot pick their own throttle bucket.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "writes": env("API_WRITE_THROTTLE", default="120/min"),
         "signup": env("API_SIGNUP_THROTTLE", default="30/hour"),
