@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from zzalu import envelope
@@ -37,43 +38,60 @@ def parse(record) -> dict[str, Any] | None:
     return event
 
 
-def handle_batch(records: list, *, announce) -> int:
-    """Store and announce one polled batch; returns the number of messages announced."""
-    messages: list[IncomingMessage] = []
-    removals: list[dict[str, Any]] = []
-    presence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+@dataclass
+class ChatBatch:
+    messages: list[IncomingMessage] = field(default_factory=list)
+    removals: list[dict[str, Any]] = field(default_factory=list)
+    presence: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def parse_batch(records: list) -> ChatBatch:
+    batch = ChatBatch()
     for record in records:
         event = parse(record)
         if event is None:
             continue
         if event["type"] == events.CHAT_MESSAGE:
-            messages.append(IncomingMessage(event, record.partition, record.offset))
+            batch.messages.append(IncomingMessage(event, record.partition, record.offset))
         elif event["type"] == events.CHAT_REMOVED:
-            removals.append(event)
+            batch.removals.append(event)
         else:
-            presence[int(event["room_id"])].append(event)
+            batch.presence[int(event["room_id"])].append(event)
+    return batch
 
-    stored = message_store_batch(items=messages) if messages else []
+
+def store_batch(batch: ChatBatch) -> tuple[list, list[dict[str, Any]]]:
+    """Apply a batch to the database: messages stored once and numbered, removals marked.
+
+    Returns the batch's stored messages (by room, then seq) and the removals that applied.
+    Replaying the log through this function rebuilds the same history (rebuild_chat_history).
+    """
+    stored = message_store_batch(items=batch.messages) if batch.messages else []
+    removed = [
+        removal
+        for removal in batch.removals
+        if message_remove_apply(room_id=removal["room_id"], event_id=removal["event_id"])
+    ]
+    return stored, removed
+
+
+def handle_batch(records: list, *, announce) -> int:
+    """Store and announce one polled batch; returns the number of messages announced."""
+    batch = parse_batch(records)
+    stored, removed = store_batch(batch)
     outgoing = []
     by_room: dict[int, list] = defaultdict(list)
     for message in stored:
         by_room[message.room_id].append(message)
     for room_id, room_messages in by_room.items():
-        outgoing.append(
-            (
-                events.room_group(room_id),
-                events.frames_group_message(room_id=room_id, messages=room_messages),
-            )
+        group_message = events.frames_group_message(room_id=room_id, messages=room_messages)
+        outgoing.append((events.room_group(room_id), group_message))
+    for removal in removed:
+        frame = events.removed_frame(
+            room_id=removal["room_id"], event_id=removal["event_id"], seq=removal.get("seq")
         )
-    for removal in removals:
-        if message_remove_apply(room_id=removal["room_id"], event_id=removal["event_id"]):
-            frame = events.removed_frame(
-                room_id=removal["room_id"], event_id=removal["event_id"], seq=removal.get("seq")
-            )
-            outgoing.append(
-                (events.room_group(removal["room_id"]), events.frame_group_message(frame))
-            )
-    outgoing.extend(_presence_messages(presence))
+        outgoing.append((events.room_group(removal["room_id"]), events.frame_group_message(frame)))
+    outgoing.extend(_presence_messages(batch.presence))
     announce(outgoing)
     return len(stored)
 

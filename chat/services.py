@@ -8,7 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.management.color import no_style
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -253,3 +254,17 @@ def message_remove_apply(*, room_id: int, event_id: str) -> ChatMessage | None:
         ChatMessage.objects.filter(pk=message.pk).update(is_removed=True)
         message.is_removed = True
     return message
+
+
+def rooms_ensure(*, room_ids: set[int]) -> int:
+    """Create placeholder rooms for ids the log mentions but the database lacks (rebuilding
+    into an empty database); returns how many were created."""
+    missing = room_ids - set(ChatRoom.objects.filter(pk__in=room_ids).values_list("pk", flat=True))
+    if not missing:
+        return 0
+    ChatRoom.objects.bulk_create([ChatRoom(pk=pk, name=f"room {pk}") for pk in sorted(missing)])
+    # Explicit ids leave PostgreSQL's sequence behind; move it past them.
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), [ChatRoom]):
+            cursor.execute(sql)
+    return len(missing)

@@ -25,6 +25,16 @@ from .ws import Socket
 _seq = itertools.count(1)
 
 
+def pytest_sessionstart(session):
+    """Forget the files of test sessions older than a day (each session has its own folder)."""
+    import shutil
+    import time
+
+    for run_dir in (settings.BASE_DIR / ".local" / "test").glob("*"):
+        if run_dir != settings.TEST_RUN_DIR and time.time() - run_dir.stat().st_mtime > 86400:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
 # --- real services --------------------------------------------------------------------------
 
 

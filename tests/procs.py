@@ -15,10 +15,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
-LOG_DIR = ROOT / ".local" / "test" / "logs"
 
 
 def free_port() -> int:
@@ -60,8 +60,7 @@ class Proc:
     def __init__(self, name: str, argv: list[str], env: dict[str, str]):
         self.name, self.argv, self.env = name, argv, env
         self.popen: subprocess.Popen | None = None
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"{name}.log"
+        self.log_path = settings.TEST_RUN_DIR / f"{name}.log"
 
     def start(self) -> Proc:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child

@@ -1,7 +1,7 @@
 """Test settings: the same real Redis and Kafka as base, on topics and keys of their own.
 
 The suite shares its database with the web server and relay processes it starts, so SQLite
-runs from a file (``.local/test/``) rather than in memory.
+runs from a file (``.local/test/<run>/``) rather than in memory.
 """
 
 import os
@@ -18,9 +18,13 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 from .base import *  # noqa: E402,F403
 from .base import BASE_DIR, DATABASES  # noqa: E402
 
+# Files of this session (database, child process logs): sessions never share them.
+TEST_RUN_DIR = BASE_DIR / ".local" / "test" / _run
+TEST_RUN_DIR.mkdir(parents=True, exist_ok=True)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    _test_db = os.environ.get("ZZALU_TEST_SQLITE", str(BASE_DIR / ".local" / "test" / "db.sqlite3"))
-    DATABASES["default"]["TEST"] = {"NAME": _test_db}
-    os.makedirs(os.path.dirname(_test_db), exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(TEST_RUN_DIR / "db.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_run}"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
