@@ -77,9 +77,9 @@ class ChatMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="one_seq_per_room"),
             models.UniqueConstraint(
-                fields=["sender", "client_msg_id"],
+                fields=["room", "sender", "client_msg_id"],
                 condition=Q(sender__isnull=False),
-                name="one_client_msg_id_per_sender",
+                name="one_client_msg_id_per_sender_and_room",
             ),
         ]
 

@@ -23,7 +23,7 @@ from .models import ChatMessage, ChatRoom, RoomLike, Tag
 
 logger = logging.getLogger(__name__)
 
-# uuid5 namespace for chat event ids: the same sender and client_msg_id always give the same id.
+# uuid5 namespace for chat event ids: one sender, room and client_msg_id always give one id.
 EVENT_NAMESPACE = uuid.UUID("6f1d2c53-3f0e-4c47-9a52-0a7f4d3b8e21")
 MAX_BODY = 2000
 MAX_GIF_URL = 500
@@ -91,8 +91,11 @@ def room_unlike(*, room: ChatRoom, user) -> int:
 # --- sending (web process, async) -------------------------------------------------------------
 
 
-def chat_event_id(*, sender_id: int, client_msg_id: str) -> str:
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{sender_id}:{client_msg_id}"))
+def chat_event_id(*, sender_id: int, room_id: int, client_msg_id: str) -> str:
+    """The same send retried gives the same id. Scoped to the room as well: a client that
+    reuses an id in another room is sending another message, which must not vanish as a
+    "duplicate" after it was acknowledged."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{sender_id}:{room_id}:{client_msg_id}"))
 
 
 def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +141,9 @@ async def chat_message_submit(*, room_id: int, sender, payload: dict[str, Any]) 
     clean = chat_payload_clean(payload)
     if not await take_token(f"chat:{sender.pk}"):
         raise RateLimited("Slow down: too many messages.")
-    event_id = chat_event_id(sender_id=sender.pk, client_msg_id=clean["client_msg_id"])
+    event_id = chat_event_id(
+        sender_id=sender.pk, room_id=room_id, client_msg_id=clean["client_msg_id"]
+    )
     record = events.message_record(
         event_id=event_id,
         room_id=room_id,
@@ -204,7 +209,7 @@ def message_store_batch(*, items: list[IncomingMessage]) -> list[ChatMessage]:
     """Store a batch of chat records once each, numbering them per room in log order.
 
     Idempotent: a record whose event id is already stored (a redelivery, or a retried send,
-    whose event id is derived from sender and client_msg_id) is not stored again but is
+    whose event id is derived from sender, room and client_msg_id) is not stored again but is
     returned with its original ``seq`` so it can be announced again. Records for rooms that no
     longer exist are dropped. Returns every stored message of the batch, by room then seq.
     """

@@ -184,3 +184,15 @@ def test_history_api_pages_back_and_catches_up(live, api):
     assert api.get(url, {"limit": 201}).status_code == 400
     assert api.get(url, {"after_seq": "x"}).status_code == 400
     assert api.get("/api/rooms/999999/messages/").status_code == 404
+
+
+def test_the_same_client_msg_id_in_two_rooms_is_two_messages(live):
+    first, second, alice = make_room(), make_room(), make_user()
+    with live.room_socket(first, alice) as a, live.room_socket(second, alice) as b:
+        send(a, "첫 방", client_msg_id="1")
+        send(b, "둘째 방", client_msg_id="1")
+        ack_a, ack_b = a.recv_type("chat.ack"), b.recv_type("chat.ack")
+        assert a.recv_type("chat.message")["body"] == "첫 방"
+        assert b.recv_type("chat.message")["body"] == "둘째 방"
+    assert ack_a["event_id"] != ack_b["event_id"]
+    assert ChatMessage.objects.filter(sender=alice, client_msg_id="1").count() == 2
