@@ -15,3 +15,13 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.nickname or self.username
+
+    @property
+    def public_profile(self) -> dict:
+        """What other members see of a member, in events and API payloads alike."""
+        return {
+            "id": self.pk,
+            "username": self.username,
+            "nickname": self.display_name,
+            "profile_path": self.profile_path,
+        }

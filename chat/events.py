@@ -30,15 +30,6 @@ def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
-def sender_snapshot(user) -> dict[str, Any]:
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "nickname": user.display_name,
-        "profile_path": user.profile_path,
-    }
-
-
 def message_record(
     *,
     event_id: str,

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from zzalu import envelope
+from zzalu.relay import decode_record
 
 from . import events
 from .presence import online_counts
@@ -22,22 +22,6 @@ REQUIRED = {
 }
 
 
-def parse(record) -> dict[str, Any] | None:
-    """The record's envelope, or None (logged) for anything the relay cannot use."""
-    try:
-        event = envelope.decode(record.value)
-    except ValueError:
-        logger.error("skipping undecodable record at %s/%s", record.partition, record.offset)
-        return None
-    missing = [f for f in REQUIRED.get(event["type"], ()) if f not in event]
-    if event["type"] not in REQUIRED or missing:
-        logger.error(
-            "skipping %s record at offset %s (missing %s)", event["type"], record.offset, missing
-        )
-        return None
-    return event
-
-
 @dataclass
 class ChatBatch:
     messages: list[IncomingMessage] = field(default_factory=list)
@@ -48,7 +32,7 @@ class ChatBatch:
 def parse_batch(records: list) -> ChatBatch:
     batch = ChatBatch()
     for record in records:
-        event = parse(record)
+        event = decode_record(record, REQUIRED)
         if event is None:
             continue
         if event["type"] == events.CHAT_MESSAGE:

@@ -147,7 +147,7 @@ async def chat_message_submit(*, room_id: int, sender, payload: dict[str, Any]) 
     record = events.message_record(
         event_id=event_id,
         room_id=room_id,
-        sender=events.sender_snapshot(sender),
+        sender=sender.public_profile,
         sent_at=timezone.now(),
         **clean,
     )

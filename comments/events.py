@@ -41,22 +41,13 @@ def hakwon_group(hakwon_id: int) -> str:
     return f"hakwon.{hakwon_id}"
 
 
-def author_data(user) -> dict[str, Any]:
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "nickname": user.display_name,
-        "profile_path": user.profile_path,
-    }
-
-
 def comment_data(comment) -> dict[str, Any]:
     """A comment as the API and the socket both show it (``liked`` is added per reader)."""
     return {
         "id": comment.pk,
         "hakwon_id": comment.hakwon_id,
         "parent_id": comment.parent_id,
-        "author": author_data(comment.author),
+        "author": comment.author.public_profile,
         "content": DELETED_TEXT if comment.is_deleted else comment.content,
         "is_edited": comment.is_edited,
         "is_deleted": comment.is_deleted,
@@ -71,7 +62,7 @@ def award_data(award) -> dict[str, Any]:
     return {
         "rank": award.rank,
         "like_count": award.like_count,
-        "member": author_data(award.user),
+        "member": award.user.public_profile,
         "comment_id": award.comment_id,
         "content": award.comment.content,
     }

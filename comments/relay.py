@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from zzalu import envelope
+from zzalu.relay import decode_record
 
 from . import events
 from .models import Comment
@@ -19,22 +19,14 @@ from .models import Comment
 logger = logging.getLogger(__name__)
 
 
-def parse(record) -> dict[str, Any] | None:
-    try:
-        event = envelope.decode(record.value)
-    except ValueError:
-        logger.error("skipping undecodable record at %s/%s", record.partition, record.offset)
-        return None
-    if event["type"] not in events.ALL or "hakwon_id" not in event or "event_id" not in event:
-        logger.error("skipping unexpected %s record at offset %s", event["type"], record.offset)
-        return None
-    return event
+# Every hakwon event names its hakwon (the group to tell) and carries an event id.
+REQUIRED = dict.fromkeys(events.ALL, ("event_id", "hakwon_id"))
 
 
 def handle_batch(records: list, *, announce) -> int:
     by_hakwon: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        event = parse(record)
+        event = decode_record(record, REQUIRED)
         if event is not None:
             by_hakwon[int(event["hakwon_id"])].append(events.frame_of(event))
     frames = {hakwon_id: _coalesce_likes(evs) for hakwon_id, evs in by_hakwon.items()}

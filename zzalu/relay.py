@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +20,8 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.db import close_old_connections
 from kafka.errors import CommitFailedError, KafkaError
+
+from . import envelope
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,35 @@ class Backoff:
 
     def reset(self) -> None:
         self.delay = self.first
+
+
+def decode_record(record, required: dict[str, tuple[str, ...]]) -> dict[str, Any] | None:
+    """The record's envelope if its type is one of ``required``'s and has those fields; else
+    None, logged. A record the relay cannot use must not stop the partition behind it."""
+    try:
+        event = envelope.decode(record.value)
+    except ValueError:
+        logger.error("skipping undecodable record at %s/%s", record.partition, record.offset)
+        return None
+    missing = [f for f in required.get(event["type"], ()) if f not in event]
+    if event["type"] not in required or missing:
+        logger.error(
+            "skipping %s record at %s/%s (missing %s)",
+            event["type"],
+            record.partition,
+            record.offset,
+            missing,
+        )
+        return None
+    return event
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, for loops that finish their round before exiting."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def handle_until_done(

@@ -1,15 +1,13 @@
 """``manage.py kafka_relay``: forward Kafka events to the channel layer (see zzalu.relay)."""
 
 import logging
-import signal
-import threading
 
 from django.core.management.base import BaseCommand
 
 from chat import relay as chat_relay
 from comments import relay as hakwon_relay
 from zzalu.kafka import make_relay_consumer, topic_name
-from zzalu.relay import Announcer, run_relay
+from zzalu.relay import Announcer, run_relay, stop_on_signals
 
 logger = logging.getLogger("zzalu.relay")
 
@@ -21,9 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--log-every", type=float, default=10.0, help="seconds between stats")
 
     def handle(self, *args, log_every, **options):
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+        stop = stop_on_signals()
         handlers = {
             topic_name("chat"): chat_relay.handle_batch,
             topic_name("hakwon"): hakwon_relay.handle_batch,

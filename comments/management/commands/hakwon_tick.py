@@ -1,13 +1,12 @@
 """``manage.py hakwon_tick [--loop]``: open today's title-hakwon, close and award earlier ones."""
 
 import logging
-import signal
-import threading
 
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
 from comments.services import hakwon_tick
+from zzalu.relay import stop_on_signals
 
 logger = logging.getLogger("zzalu.hakwon")
 
@@ -25,9 +24,7 @@ class Command(BaseCommand):
         if not loop:
             self._tick()
             return
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+        stop = stop_on_signals()
         while not stop.is_set():
             try:
                 close_old_connections()

@@ -1,7 +1,6 @@
 """``manage.py outbox_sweeper``: publish committed outbox events to Kafka, in order."""
 
 import logging
-import signal
 import threading
 
 from django.core.management.base import BaseCommand
@@ -11,7 +10,7 @@ from redis import RedisError
 from outbox.services import outbox_publish_pending, wake_channel
 from zzalu.kafka import KafkaUnavailable
 from zzalu.redis import Lease, get_redis
-from zzalu.relay import Backoff
+from zzalu.relay import Backoff, stop_on_signals
 
 logger = logging.getLogger("zzalu.outbox")
 BATCH = 200
@@ -24,9 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
 
     def handle(self, *args, poll, **options):
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+        stop = stop_on_signals()
         lease, backoff, wakeups = Lease("outbox-sweeper"), Backoff(0.5, 10.0), None
         logger.info("outbox sweeper started")
         while not stop.is_set():
