@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +36,16 @@ def parse_batch(records: list) -> ChatBatch:
         event = decode_record(record, REQUIRED)
         if event is None:
             continue
-        if event["type"] == events.CHAT_MESSAGE:
-            batch.messages.append(IncomingMessage(event, record.partition, record.offset))
-        elif event["type"] == events.CHAT_REMOVED:
-            batch.removals.append(event)
-        else:
-            batch.presence[int(event["room_id"])].append(event)
+        try:
+            if event["type"] == events.CHAT_MESSAGE:
+                batch.messages.append(IncomingMessage(event, record.partition, record.offset))
+            elif event["type"] == events.CHAT_REMOVED:
+                uuid.UUID(str(event["event_id"]))
+                batch.removals.append({**event, "room_id": int(event["room_id"])})
+            else:
+                batch.presence[int(event["room_id"])].append(event)
+        except (ValueError, TypeError) as exc:  # never storable: skip, don't block the partition
+            logger.error("skipping record at %s/%s: %s", record.partition, record.offset, exc)
     return batch
 
 

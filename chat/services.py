@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.management.color import no_style
@@ -180,27 +181,53 @@ def message_remove(*, message: ChatMessage) -> None:
 
 @dataclass(frozen=True)
 class IncomingMessage:
+    """A ``chat.message`` record read from Kafka, checked and turned into an unsaved row.
+
+    Raises ValueError for a record that could never be stored (so the relay skips it instead
+    of retrying it forever).
+    """
+
     record: dict[str, Any]
     partition: int | None = None
     offset: int | None = None
+    message: ChatMessage = field(init=False, repr=False)
+
+    def __post_init__(self):
+        try:
+            message = _message_from_record(self.record, self.partition, self.offset)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"malformed chat.message record: {exc!r}") from exc
+        object.__setattr__(self, "message", message)
 
 
-def _new_message(item: IncomingMessage) -> ChatMessage:
-    record, sender = item.record, item.record["sender"]
+def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessage:
+    sender = record["sender"]
+    sender_id = sender.get("id")
+    client_msg_id, body, gif_url = (
+        record["client_msg_id"],
+        record.get("body") or "",
+        record.get("gif_url") or "",
+    )
+    if not isinstance(client_msg_id, str) or not 0 < len(client_msg_id) <= MAX_CLIENT_MSG_ID:
+        raise ValueError("client_msg_id")
+    if not isinstance(body, str) or len(body) > MAX_BODY:
+        raise ValueError("body")
+    if not isinstance(gif_url, str) or len(gif_url) > MAX_GIF_URL:
+        raise ValueError("gif_url")
     return ChatMessage(
-        event_id=record["event_id"],
-        room_id=record["room_id"],
-        kind=record.get("kind", ChatMessage.Kind.TALK),
-        sender_id=sender.get("id"),
-        sender_username=sender.get("username", ""),
-        sender_nickname=sender.get("nickname", ""),
-        sender_profile_path=sender.get("profile_path") or "",
-        body=record.get("body") or "",
-        gif_url=record.get("gif_url") or "",
-        client_msg_id=record["client_msg_id"],
+        event_id=uuid.UUID(str(record["event_id"])),
+        room_id=int(record["room_id"]),
+        kind=ChatMessage.Kind.TALK,
+        sender_id=None if sender_id is None else int(sender_id),
+        sender_username=str(sender.get("username", ""))[:150],
+        sender_nickname=str(sender.get("nickname", ""))[:30],
+        sender_profile_path=str(sender.get("profile_path") or "")[:500],
+        body=body,
+        gif_url=gif_url,
+        client_msg_id=client_msg_id,
         sent_at=envelope.parse_iso(record["sent_at"]),
-        kafka_partition=item.partition,
-        kafka_offset=item.offset,
+        kafka_partition=partition,
+        kafka_offset=offset,
     )
 
 
@@ -215,13 +242,13 @@ def message_store_batch(*, items: list[IncomingMessage]) -> list[ChatMessage]:
     """
     by_id: dict[str, IncomingMessage] = {}
     for item in items:
-        by_id.setdefault(str(item.record["event_id"]), item)
+        by_id.setdefault(str(item.message.event_id), item)
     existing = list(ChatMessage.objects.filter(event_id__in=list(by_id)))
     known = {str(m.event_id) for m in existing}
     pending: dict[int, list[ChatMessage]] = defaultdict(list)
     for event_id, item in by_id.items():
         if event_id not in known:
-            pending[int(item.record["room_id"])].append(_new_message(item))
+            pending[item.message.room_id].append(copy.copy(item.message))
     if not pending:
         return sorted(existing, key=lambda m: (m.room_id, m.seq))
 

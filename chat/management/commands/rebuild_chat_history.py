@@ -35,7 +35,7 @@ class Command(BaseCommand):
                     records += len(batch)
                     parsed = relay.parse_batch(batch)
                     if create_missing_rooms:
-                        rooms_ensure(room_ids={int(m.record["room_id"]) for m in parsed.messages})
+                        rooms_ensure(room_ids={m.message.room_id for m in parsed.messages})
                     relay.store_batch(parsed)
         finally:
             consumer.close()
