@@ -6,9 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 SERVICES := ops/services.sh
+PG_URL ?= postgres://zzalu:zzalu@127.0.0.1:5432/zzalu
 
-.PHONY: run test test-pg test-cluster lint format services services-stop services-status \
-        setup topics bench clean-local
+.PHONY: run test lint format services services-stop services-status \
+        setup topics bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +28,14 @@ run: setup
 	$(BIN)/python manage.py demo_data
 	PORT=$(PORT) ops/run.sh
 
-## The whole test suite against real Kafka and Redis.
+## The whole test suite against real Kafka and Redis (and Debian's Chromium for the pages),
+## on SQLite and then on PostgreSQL; lint first.
 test: $(BIN)/.installed services
+	ops/browser.sh
+	$(SERVICES) start postgres
+	$(BIN)/ruff check .
 	$(BIN)/pytest
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -44,9 +50,13 @@ services:
 
 services-stop:
 	$(SERVICES) stop
+	$(SERVICES) stop postgres
+	$(SERVICES) stop cluster
 
 services-status:
 	$(SERVICES) status
+	$(SERVICES) status postgres
+	$(SERVICES) status cluster
 
 bench: setup
 	$(BIN)/python -m bench

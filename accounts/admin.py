@@ -1,7 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from comments.models import AwardRecord
+
 from .models import User
+
+
+class MemberAwardInline(admin.TabularInline):
+    model = AwardRecord
+    extra = 0
+    can_delete = False
+    fields = ("hakwon", "rank", "like_count", "comment")
+    readonly_fields = fields
+    verbose_name_plural = "awards (title-hakwon)"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # awards are recorded when a hakwon closes, never by hand
 
 
 @admin.register(User)
@@ -16,3 +30,4 @@ class MemberAdmin(UserAdmin):
         *UserAdmin.add_fieldsets,
         ("Profile", {"fields": ("nickname",)}),
     )
+    inlines = [MemberAwardInline]

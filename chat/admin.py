@@ -1,6 +1,21 @@
-from django.contrib import admin
+"""Rooms and messages for moderators.
 
+Messages are never deleted or edited here: a removal goes through Kafka like every room event
+(``services.message_remove``), so open room pages see it go, and ``seq`` numbering stays whole.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from zzalu.kafka import KafkaUnavailable
+
+from . import selectors, services
 from .models import ChatMessage, ChatRoom, Tag
+
+RECENT_MESSAGES = 20
 
 
 @admin.register(Tag)
@@ -8,17 +23,118 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
+class RoomChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        # One Redis round trip for the whole page rather than one per row.
+        online = selectors.room_online_counts(room_ids=[r.pk for r in self.result_list])
+        for room in self.result_list:
+            room.online = online.get(room.pk)
+
+
 @admin.register(ChatRoom)
 class ChatRoomAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "like_count", "last_seq", "last_activity_at")
+    list_display = (
+        "name",
+        "owner",
+        "message_count",
+        "online",
+        "last_activity_at",
+        "like_count",
+    )
+    list_select_related = ("owner",)
     search_fields = ("name", "description", "tags__name")
     list_filter = ("tags",)
     filter_horizontal = ("tags",)
-    readonly_fields = ("like_count", "last_seq", "created_at", "last_activity_at")
+    readonly_fields = (
+        "like_count",
+        "last_seq",
+        "created_at",
+        "last_activity_at",
+        "recent_messages",
+    )
+
+    def get_queryset(self, request):
+        return selectors.rooms_with_message_counts()
+
+    def get_changelist(self, request, **kwargs):
+        return RoomChangeList
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Messages cannot be deleted one by one (see above), but they go with their room.
+        perms_needed.discard(ChatMessage._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    @admin.display(description="messages", ordering="message_count")
+    def message_count(self, room):
+        return room.message_count
+
+    @admin.display(description="online")
+    def online(self, room):
+        count = getattr(room, "online", None)
+        return "?" if count is None else count  # "?": Redis unreachable
+
+    @admin.display(description=f"recent messages (newest {RECENT_MESSAGES})")
+    def recent_messages(self, room):
+        if room.pk is None:
+            return "-"
+        history = selectors.message_history(room_id=room.pk, limit=RECENT_MESSAGES)
+        if not history:
+            return "No messages yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    m.seq,
+                    timezone.localtime(m.sent_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    m.sender_nickname,
+                    "(removed)" if m.is_removed else (m.body or m.gif_url),
+                )
+                for m in reversed(history)
+            ),
+        )
+        manage = reverse("admin:chat_chatmessage_changelist") + f"?room__id__exact={room.pk}"
+        return format_html(
+            "<table><thead><tr><th>seq</th><th>sent</th><th>sender</th><th>message</th></tr>"
+            "</thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">Moderate this room\'s messages →</a></p>',
+            rows,
+            manage,
+        )
 
 
 @admin.register(ChatMessage)
 class ChatMessageAdmin(admin.ModelAdmin):
-    list_display = ("room", "seq", "sender_nickname", "body", "sent_at", "is_removed")
-    search_fields = ("body", "sender_nickname")
+    list_display = ("room", "seq", "sender_nickname", "body", "gif_url", "sent_at", "is_removed")
+    list_filter = ("is_removed",)
+    list_select_related = ("room",)
+    search_fields = ("body", "sender_nickname", "room__name")
+    ordering = ("-id",)
     readonly_fields = [f.name for f in ChatMessage._meta.fields]
+    actions = ["remove_messages"]
+
+    def has_add_permission(self, request):
+        return False  # messages come through Kafka only
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the removal action keeps seq numbering whole and tells open rooms
+
+    @admin.action(description="Remove selected messages (open rooms see them go)")
+    def remove_messages(self, request, queryset):
+        removed = 0
+        try:
+            for message in queryset.filter(is_removed=False):
+                services.message_remove(message=message)
+                removed += 1
+        except KafkaUnavailable:
+            self.message_user(
+                request,
+                f"Kafka is unavailable: removed {removed}; try the rest again.",
+                messages.ERROR,
+            )
+            return
+        self.message_user(
+            request, f"Removal of {removed} message(s) sent to the rooms.", messages.SUCCESS
+        )

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from redis import RedisError
 
-from .models import ChatMessage, ChatRoom
+from .models import ChatMessage, ChatRoom, RoomLike
 from .presence import online_counts
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,15 @@ def room_online_counts(*, room_ids: list[int]) -> dict[int, int | None]:
     except RedisError:
         logger.warning("presence unavailable: Redis is unreachable")
         return dict.fromkeys(room_ids)
+
+
+def room_liked_ids(*, user, room_ids: list[int]) -> set[int]:
+    """Which of these rooms the member likes (empty for anonymous readers)."""
+    if not (user and user.is_authenticated) or not room_ids:
+        return set()
+    return set(
+        RoomLike.objects.filter(user=user, room_id__in=room_ids).values_list("room_id", flat=True)
+    )
 
 
 def rooms_with_message_counts() -> QuerySet[ChatRoom]:

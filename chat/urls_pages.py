@@ -4,4 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.room_list, name="room-list"),
+    path("rooms/new/", views.room_create, name="room-create"),
+    path("rooms/<int:room_id>/", views.room_detail, name="room-detail"),
+    path("rooms/<int:room_id>/like/", views.room_like, name="room-like"),
 ]

@@ -1,11 +1,84 @@
-from django.shortcuts import render
+"""Room pages: the list, a room (its live part runs in static/js/chat/), create, like."""
 
-from . import selectors
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from zzalu.errors import Conflict, InvalidInput, NotFound
+
+from . import events, selectors, services
+from .forms import RoomForm
+
+ROOMS_PER_PAGE = 20
 
 
 def room_list(request):
-    rooms = list(selectors.room_list(search=request.GET.get("q", ""))[:50])
-    online = selectors.room_online_counts(room_ids=[r.pk for r in rooms])
+    search = request.GET.get("q", "").strip()
+    sort = request.GET.get("sort", "recent")
+    if sort not in selectors.ROOM_ORDERINGS:
+        sort = "recent"
+    matching = selectors.room_list(search=search, ordering=sort)
+    page = Paginator(matching, ROOMS_PER_PAGE).get_page(request.GET.get("page"))
+    rooms = list(page)
+    room_ids = [r.pk for r in rooms]
+    online = selectors.room_online_counts(room_ids=room_ids)
+    liked = selectors.room_liked_ids(user=request.user, room_ids=room_ids)
     for room in rooms:
-        room.online = online.get(room.pk)
-    return render(request, "chat/room_list.html", {"rooms": rooms})
+        room.online, room.liked = online.get(room.pk), room.pk in liked
+    return render(
+        request,
+        "chat/room_list.html",
+        {"rooms": rooms, "page": page, "search": search, "sort": sort},
+    )
+
+
+def room_detail(request, room_id: int):
+    room = selectors.room_get(room_id=room_id)
+    if room is None:
+        raise Http404("No such room.")
+    room.online = selectors.room_online_counts(room_ids=[room.pk])[room.pk]
+    room.liked = room.pk in selectors.room_liked_ids(user=request.user, room_ids=[room.pk])
+    history = [events.message_frame(m) for m in selectors.message_history(room_id=room.pk)]
+    return render(request, "chat/room_detail.html", {"room": room, "history": history})
+
+
+@login_required
+def room_create(request):
+    form = RoomForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            room = services.room_create(owner=request.user, **form.cleaned_data)
+        except InvalidInput as exc:
+            form.add_error(exc.field, exc.detail)
+        else:
+            messages.success(request, "방을 만들었어요. 첫 짤을 올려 보세요!")
+            return redirect("room-detail", room_id=room.pk)
+    return render(request, "chat/room_form.html", {"form": form})
+
+
+@require_POST
+@login_required
+def room_like(request, room_id: int):
+    """Like or unlike (``intent``); scripts get JSON, plain form posts go back where they were."""
+    room = selectors.room_get(room_id=room_id)
+    if room is None:
+        raise Http404("No such room.")
+    liked = request.POST.get("intent") != "unlike"
+    try:
+        if liked:
+            count = services.room_like(room=room, user=request.user)
+        else:
+            count = services.room_unlike(room=room, user=request.user)
+    except (Conflict, NotFound):  # already so (a double click, another tab): not an error
+        count = selectors.room_get(room_id=room.pk).like_count
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"room_id": room.pk, "liked": liked, "like_count": count})
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("room-detail", args=[room.pk])
+    return redirect(back)

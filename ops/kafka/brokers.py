@@ -95,7 +95,9 @@ def main(argv):
         except (OSError, ValueError, struct.error) as exc:
             last_error = f"{address}: {exc}"
             continue
-        print(f"brokers={','.join(map(str, brokers))} controller={controller} cluster_id={cluster_id}")
+        print(
+            f"brokers={','.join(map(str, brokers))} controller={controller} cluster_id={cluster_id}"
+        )
         return 0
     print(f"no broker answered ({last_error})", file=sys.stderr)
     return 1

@@ -1,0 +1,73 @@
+"""Page forms for members. They validate input; accounts.services does the writing."""
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+
+from .models import User
+
+
+class SignupForm(forms.Form):
+    username = forms.RegexField(
+        label="아이디",
+        regex=r"^[\w.@+-]+\Z",
+        max_length=150,
+        help_text="로그인할 때 씁니다. 글자, 숫자, @ . + - _ 만 쓸 수 있어요.",
+        error_messages={"invalid": "글자, 숫자, @ . + - _ 만 쓸 수 있어요."},
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    nickname = forms.CharField(
+        label="닉네임",
+        max_length=30,
+        required=False,
+        help_text="다른 멤버에게 보이는 이름. 비우면 아이디를 씁니다.",
+        widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
+    )
+    password1 = forms.CharField(
+        label="비밀번호",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="비밀번호 확인",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError("이미 쓰이고 있는 아이디예요.")
+        return username
+
+    def clean(self):
+        data = super().clean()
+        password, again = data.get("password1"), data.get("password2")
+        if password and again and password != again:
+            self.add_error("password2", "두 비밀번호가 달라요.")
+        elif password and data.get("username"):
+            candidate = User(username=data["username"], nickname=data.get("nickname", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class ProfileForm(forms.Form):
+    nickname = forms.CharField(label="닉네임", max_length=30)
+    profile_path = forms.URLField(
+        label="프로필 이미지 주소",
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        help_text="https:// 로 시작하는 이미지 주소",
+    )
+    profile_message = forms.CharField(label="한 줄 소개", max_length=200, required=False)
+
+    def clean_profile_path(self):
+        url = self.cleaned_data["profile_path"]
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise ValidationError("http(s) 주소만 쓸 수 있어요.")
+        return url

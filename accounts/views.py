@@ -1,0 +1,66 @@
+"""Member pages: sign up, log in and out (session), a profile with awards, profile editing."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from comments.selectors import award_list
+
+from .forms import ProfileForm, SignupForm
+from .models import User
+from .services import profile_update, user_create
+
+
+def _next_url(request) -> str:
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return wanted if allowed else settings.LOGIN_REDIRECT_URL
+
+
+class LoginPage(LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = user_create(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            nickname=form.cleaned_data["nickname"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"환영해요, {user.display_name} 님!")
+        return redirect(_next_url(request))
+    return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
+
+
+def member_detail(request, username: str):
+    member = get_object_or_404(User, username=username, is_active=True)
+    awards = award_list(username=member.username)
+    return render(request, "accounts/member.html", {"member": member, "awards": awards})
+
+
+@login_required
+def profile_edit(request):
+    user = request.user
+    initial = {
+        "nickname": user.nickname,
+        "profile_path": user.profile_path,
+        "profile_message": user.profile_message,
+    }
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        profile_update(user=user, **form.cleaned_data)
+        messages.success(request, "프로필을 저장했어요.")
+        return redirect("member-detail", username=user.username)
+    return render(request, "accounts/profile_edit.html", {"form": form})

@@ -1,0 +1,175 @@
+// The room page: wires the socket client (socket.js) to the drawing (render.js), the send box,
+// "load older" and the scroll position.
+import { show, showOnline } from "../dom.js";
+import { request } from "../http.js";
+import { enterSubmits } from "../keys.js";
+import { enhanceLikeForms } from "../like.js";
+import { ChatClient } from "./socket.js";
+import { MessageList } from "./render.js";
+
+const PAGE = 50;
+const NEAR_BOTTOM_PX = 80;
+
+const SEND_ERRORS = {
+  rate_limited: "너무 빨리 보내고 있어요. 잠시 후 다시 보내 주세요.",
+  unavailable: "메시지를 저장하지 못했어요. 다시 보내 주세요.",
+  timeout: "서버가 응답하지 않아요. 다시 보내 주세요.",
+  too_large: "메시지가 너무 길어요.",
+  auth_required: "로그인이 필요해요. 새로고침 후 다시 로그인해 주세요.",
+};
+const sendError = (code, detail) =>
+  SEND_ERRORS[code] ||
+  (code === "invalid_payload" ? `보낼 수 없는 메시지예요: ${detail}` : null) ||
+  detail ||
+  "보내지 못했어요. 다시 시도해 주세요.";
+const STATES = {
+  connecting: "연결하는 중…",
+  open: "",
+  reconnecting: "연결이 끊겼어요. 다시 연결하는 중…",
+  closed: "이 방에 연결할 수 없어요. 새로고침해 주세요.",
+};
+
+const root = document.getElementById("room");
+const log = root.querySelector("[data-log]");
+const list = new MessageList(root.querySelector("[data-messages]"), {
+  meId: root.dataset.meId ? Number(root.dataset.meId) : null,
+});
+const status = root.querySelector("[data-conn-status]");
+const olderButton = root.querySelector("[data-load-older]");
+const jump = root.querySelector("[data-jump]");
+const empty = root.querySelector("[data-empty]");
+const composer = root.querySelector("[data-composer]");
+
+// --- scrolling: stay at the bottom while the reader is there --------------------------------
+
+let pinned = true;
+const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < NEAR_BOTTOM_PX;
+const toBottom = () => {
+  log.scrollTop = log.scrollHeight;
+  show(jump, false);
+};
+log.addEventListener("scroll", () => {
+  pinned = atBottom();
+  if (pinned) show(jump, false);
+});
+// A GIF that finishes loading grows the log; keep the newest message in view.
+log.addEventListener("load", () => pinned && toBottom(), true);
+jump.addEventListener("click", toBottom);
+// So does a smaller window (a phone's keyboard opening, a rotated screen).
+new ResizeObserver(() => pinned && toBottom()).observe(log);
+
+// --- the socket client's view ------------------------------------------------------------------
+
+const client = new ChatClient({
+  wsPath: root.dataset.wsPath,
+  view: {
+    message(frame) {
+      const wasPinned = pinned;
+      list.add(frame);
+      show(empty, false);
+      if (frame.seq < list.maxSeq) return; // an older page ("load older" keeps the place)
+      if (wasPinned || frame.sender?.id === Number(root.dataset.meId)) toBottom();
+      else show(jump, true);
+    },
+    removed: (seq) => list.remove(seq),
+    presence(frame) {
+      showOnline(root.querySelector(".room__meta"), frame.online);
+      const who = frame.joined || frame.left;
+      if (who && who.nickname !== root.dataset.meNickname) {
+        list.notice(`${who.nickname} 님이 ${frame.joined ? "들어왔어요" : "나갔어요"}`);
+        if (pinned) toBottom();
+      }
+    },
+    state(name) {
+      root.dataset.state = name;
+      status.textContent = STATES[name] ?? "";
+      show(status, name !== "open");
+    },
+    waiting: () => composerStatus("연결되면 바로 보낼게요…", false),
+    sent: () => composerDone(true),
+    failed(out, code, detail) {
+      composerDone(false);
+      composerStatus(sendError(code, detail), true);
+    },
+  },
+});
+
+// --- history: what the page came with, then "load older" ----------------------------------------
+
+const initial = JSON.parse(document.getElementById("room-history").textContent);
+const noOlder = (frames) => frames.length < PAGE || frames[0].seq <= 1;
+show(olderButton, !noOlder(initial));
+show(root.querySelector("[data-log-start]"), initial.length > 0 && noOlder(initial));
+show(empty, initial.length === 0);
+
+olderButton.addEventListener("click", async () => {
+  olderButton.disabled = true;
+  olderButton.textContent = "이전 메시지 더 보기";
+  try {
+    const url = `${root.dataset.messagesUrl}?before_seq=${list.oldestSeq}&limit=${PAGE}`;
+    const { ok, data } = await request(url);
+    if (!ok) throw new Error("history");
+    const keep = log.scrollHeight - log.scrollTop; // hold the reader's place
+    client.add(data.results);
+    log.scrollTop = log.scrollHeight - keep;
+    if (noOlder(data.results)) {
+      show(olderButton, false);
+      show(root.querySelector("[data-log-start]"), true);
+    }
+  } catch {
+    olderButton.textContent = "불러오지 못했어요. 다시 시도";
+  } finally {
+    olderButton.disabled = false;
+  }
+});
+
+// --- the send box ------------------------------------------------------------------------------------
+
+function composerStatus(text, isError) {
+  if (!composer) return; // readers who are not logged in never send
+  const line = composer.querySelector("[data-send-status]");
+  line.textContent = text;
+  line.classList.toggle("composer__status--error", isError);
+  show(line, Boolean(text));
+}
+
+function composerDone(sent) {
+  if (!composer) return;
+  const { body, gif_url: gif } = composer.elements;
+  composer.classList.remove("composer--busy");
+  body.readOnly = false;
+  gif.readOnly = false;
+  composer.querySelector("[data-send]").disabled = false;
+  if (sent) {
+    body.value = "";
+    gif.value = "";
+    composerStatus("", false);
+  }
+  body.focus();
+}
+
+if (composer) {
+  const { body, gif_url: gif } = composer.elements;
+  enterSubmits(body);
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (client.busy) return;
+    const text = body.value.trim();
+    const url = gif.value.trim();
+    if (!text && !url) return composerStatus("메시지나 GIF 주소를 입력해 주세요.", true);
+    if (url && !/^https?:\/\/\S+$/i.test(url)) {
+      return composerStatus("GIF 주소는 http:// 또는 https:// 로 시작해야 해요.", true);
+    }
+    // The text stays in the box, read-only, until the server says it is stored.
+    composer.classList.add("composer--busy");
+    body.readOnly = true;
+    gif.readOnly = true;
+    composer.querySelector("[data-send]").disabled = true;
+    composerStatus("", false);
+    client.send({ body: text, gifUrl: url });
+  });
+}
+
+enhanceLikeForms(root);
+client.start(initial);
+toBottom();

@@ -1,0 +1,325 @@
+"""The room list and a room, in Chromium against the real stack (Daphne, Kafka, relay, Redis)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from chat import events
+from chat.models import ChatMessage
+from chat.services import IncomingMessage, message_store_batch, room_create
+from tests.conftest import make_room, make_user
+
+from .conftest import PHONE, screenshot, start_web
+
+pytestmark = pytest.mark.browser
+
+REMOVED = "관리자가 삭제한 메시지예요."
+# Elements that could only come from user content parsed as HTML (the page's own history is
+# a JSON script element, and GIFs are the only images in the room).
+INJECTED = "main script:not([type='application/json']), main img:not(.msg__gif)"
+
+
+def send(page: Page, body: str, gif_url: str = "") -> None:
+    """Type into the send box and press Enter, as a member does."""
+    if gif_url:
+        page.locator("#composer-gif").fill(gif_url)
+    page.locator("#composer-body").fill(body)
+    page.locator("#composer-body").press("Enter")
+
+
+def shown(page: Page) -> list[tuple[str, str]]:
+    """(sender, body) of every message on the page, top to bottom."""
+    return [
+        (item.locator(".msg__author").inner_text(), item.locator(".msg__bubble").inner_text())
+        for item in page.locator(".msg").all()
+    ]
+
+
+def seqs(page: Page) -> list[int]:
+    return [int(s) for s in page.locator(".msg").evaluate_all("els => els.map(e => e.dataset.seq)")]
+
+
+def open_room(page: Page, room) -> Page:
+    page.goto(f"/rooms/{room.pk}/")
+    expect(page.locator("#room")).to_have_attribute("data-state", "open")
+    return page
+
+
+def seed_history(room, sender, bodies: list[str]) -> None:
+    """Stored messages as the relay stores them (numbered per room), without a socket."""
+    who = sender.public_profile
+    message_store_batch(
+        items=[
+            IncomingMessage(
+                events.message_record(
+                    event_id=str(uuid.uuid4()),
+                    room_id=room.pk,
+                    sender=who,
+                    body=body,
+                    gif_url=None,
+                    client_msg_id=f"seed-{i}",
+                    sent_at=timezone.now(),
+                )
+            )
+            for i, body in enumerate(bodies)
+        ]
+    )
+
+
+def test_two_members_exchange_ten_messages_in_order_and_a_reload_shows_them(live, browsers):
+    room = make_room(name="짤 교환방", tags=["고양이", "유머"])
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    a = open_room(browsers.page(alice), room)
+    b = open_room(browsers.page(bob), room)
+    gif = f"{live.web.http}/static/img/sample-zzal.svg"
+
+    expected = []
+    for i in range(10):
+        page, who = (a, "앨리스") if i % 2 == 0 else (b, "밥")
+        body = f"{i}번째 짤"
+        if i == 4:  # Shift+Enter adds a line instead of sending
+            page.locator("#composer-body").fill("첫 줄")
+            page.locator("#composer-body").press("Shift+Enter")
+            page.locator("#composer-body").press_sequentially("둘째 줄")
+            page.locator("#composer-body").press("Enter")
+            body = "첫 줄\n둘째 줄"
+        else:
+            send(page, body, gif_url=gif if i == 7 else "")
+        expected.append((who, body))
+        for reader in (a, b):  # each message is on both screens before the next is sent
+            expect(reader.locator(".msg")).to_have_count(i + 1)
+        expect(page.locator("#composer-body")).to_have_value("")  # acknowledged, box cleared
+
+    for reader in (a, b):
+        assert shown(reader) == expected
+        assert seqs(reader) == list(range(1, 11))
+        expect(reader.locator(".msg img.msg__gif")).to_have_attribute("src", gif)
+    # Each member's own messages are told apart.
+    expect(a.locator(".msg--mine")).to_have_count(5)
+    expect(a.locator(".msg--mine .msg__author")).to_have_text(["앨리스"] * 5)
+    expect(b.locator(".msg--mine .msg__author")).to_have_text(["밥"] * 5)
+    screenshot(a, "room")
+    b.set_viewport_size(PHONE)
+    screenshot(b, "room-phone")
+
+    for reader in (a, b):
+        reader.reload()
+        expect(reader.locator(".msg")).to_have_count(10)
+        assert shown(reader) == expected
+    assert ChatMessage.objects.filter(room=room).count() == 10
+
+
+def test_html_in_messages_names_rooms_and_tags_is_shown_as_text(live, browsers):
+    sneaky = make_user(nickname='<img src=x onerror="alert(1)">')
+    room = make_room(name="<b>굵은</b> 방", tags=["<i>태그</i>"])
+    script = "<script>alert(1)</script>"
+
+    page = browsers.page(sneaky)
+    page.goto("/")
+    card = page.locator(f'[data-room-id="{room.pk}"]')
+    expect(card.locator(".room-card__name")).to_have_text("<b>굵은</b> 방")
+    expect(card.locator(".tag")).to_have_text("#<i>태그</i>")
+    expect(card.locator("b, i")).to_have_count(0)
+
+    open_room(page, room)
+    expect(page.locator(".room__title h1")).to_have_text("<b>굵은</b> 방")
+    send(page, script)
+    message = page.locator(".msg").first
+    expect(message.locator(".msg__body")).to_have_text(script)
+    expect(message.locator(".msg__author")).to_have_text('<img src=x onerror="alert(1)">')
+    expect(page.locator(".site-account__me")).to_have_text('<img src=x onerror="alert(1)">')
+    assert page.locator(INJECTED).count() == 0
+    page.reload()  # the same from history (json_script) as from the socket
+    expect(page.locator(".msg__body")).to_have_text(script)
+    assert page.locator(INJECTED).count() == 0
+    # The browsers fixture fails the test if any dialog opened.
+
+
+def test_a_reader_whose_server_restarts_reconnects_and_shows_the_missed_messages_once(
+    live, browsers
+):
+    room = make_room()
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    restartable = start_web(live, "web-restart")
+    try:
+        a = open_room(browsers.page(alice, base=restartable.http), room)
+        b = open_room(browsers.page(bob), room)
+        send(b, "끊기기 전")
+        expect(a.locator(".msg__body")).to_have_text(["끊기기 전"])
+
+        restartable.stop()  # alice's server goes away mid-conversation
+        expect(a.locator("#room")).to_have_attribute("data-state", "reconnecting")
+        expect(a.locator("[data-conn-status]")).to_contain_text("다시 연결하는 중")
+        screenshot(a, "room-reconnecting")
+        missed = [f"못 본 메시지 {i}" for i in range(5)]
+        for body in missed:
+            send(b, body)
+            expect(b.locator("#composer-body")).to_have_value("")
+        expect(b.locator(".msg")).to_have_count(6)
+
+        restartable.start()  # same port: the page finds it again by itself
+        expect(a.locator("#room")).to_have_attribute("data-state", "open", timeout=30_000)
+        expect(a.locator("[data-conn-status]")).to_be_hidden()
+        expect(a.locator(".msg")).to_have_count(6)
+        send(b, "다시 왔네")
+        expect(a.locator(".msg")).to_have_count(7)
+        send(a, "응 나 왔어")
+        for page in (a, b):
+            expect(page.locator(".msg")).to_have_count(8)
+            assert seqs(page) == list(range(1, 9))
+            bodies = page.locator(".msg__body").all_inner_texts()
+            assert bodies == ["끊기기 전", *missed, "다시 왔네", "응 나 왔어"]
+    finally:
+        restartable.stop()
+
+
+def test_a_send_that_is_rate_limited_says_so_and_keeps_the_text_for_a_retry(live, browsers):
+    room = make_room()
+    member = make_user()
+    # One message, then one more every 4 s.
+    strict = start_web(live, "web-strict", CHAT_RATE_PER_SEC="0.25", CHAT_RATE_BURST="1")
+    try:
+        page = open_room(browsers.page(member, base=strict.http), room)
+        send(page, "하나")
+        expect(page.locator("#composer-body")).to_have_value("")  # acknowledged
+        send(page, "둘")
+        error = page.locator("[data-send-status]")
+        expect(error).to_be_visible()
+        expect(error).to_contain_text("너무 빨리")
+        expect(page.locator("#composer-body")).to_have_value("둘")  # kept for the retry
+        screenshot(page, "room-send-error")
+        expect(page.locator(".msg__body")).to_have_text(["하나"])
+        page.wait_for_timeout(4100)  # the bucket refills
+        page.locator("#composer-body").press("Enter")
+        expect(page.locator(".msg__body")).to_have_text(["하나", "둘"])
+        expect(error).to_be_hidden()
+        expect(page.locator("#composer-body")).to_have_value("")
+    finally:
+        strict.stop()
+
+
+def test_load_older_pages_back_to_the_first_message(live, browsers):
+    room, member = make_room(), make_user()
+    seed_history(room, member, [f"옛날 메시지 {i}" for i in range(1, 71)])
+    page = open_room(browsers.page(), room)  # anonymous readers may read
+    expect(page.locator(".msg")).to_have_count(50)
+    assert seqs(page) == list(range(21, 71))
+    expect(page.locator(".composer--guest")).to_contain_text("로그인")
+    page.get_by_role("button", name="이전 메시지 더 보기").click()
+    expect(page.locator(".msg")).to_have_count(70)
+    assert seqs(page) == list(range(1, 71))
+    expect(page.locator("[data-load-older]")).to_be_hidden()
+    expect(page.get_by_text("대화의 처음이에요.")).to_be_visible()
+
+
+def test_room_list_searches_sorts_creates_and_likes(live, browsers):
+    owner = make_user()
+    cats = room_create(
+        owner=owner,
+        name="고독한 고양이방",
+        description="짤로만 대화하는 고양이 방",
+        image_url=f"{live.web.http}/static/img/sample-zzal.svg",
+        tags=["고양이", "동물"],
+    )
+    devs = make_room(owner=owner, name="개발자 짤방", tags=["개발"])
+    make_room(owner=owner, name="무한도전 짤방", tags=["예능", "무도"])
+    member = make_user(nickname="좋아요러")
+    page = browsers.page(member)
+    page.goto("/")
+    screenshot(page, "room-list")
+
+    page.get_by_label("방 이름이나 태그로 찾기").fill("개발")
+    page.get_by_label("방 이름이나 태그로 찾기").press("Enter")
+    expect(page.locator(".room-card__name")).to_have_text(["개발자 짤방"])
+    page.locator(".tag", has_text="#개발").click()  # a tag is a search too
+    expect(page.locator(".room-card__name")).to_have_text(["개발자 짤방"])
+    page.goto("/")
+
+    # Liking updates the count in place, with no reload.
+    card = page.locator(f'[data-room-id="{cats.pk}"]')
+    card.get_by_role("button", name=re.compile("좋아요")).click()
+    expect(card.locator("[data-like-count]")).to_have_text("1")
+    expect(card.locator("button.like")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("link", name="좋아요순").click()
+    expect(page.locator(".room-card__name").first).to_have_text("고독한 고양이방")
+    card = page.locator(f'[data-room-id="{cats.pk}"]')
+    card.get_by_role("button", name=re.compile("좋아요")).click()  # and back
+    expect(card.locator("[data-like-count]")).to_have_text("0")
+
+    # Someone opens a room: the list's online count follows when the tab is looked at again.
+    reader = open_room(browsers.page(), devs)
+    expect(reader.locator("[data-online]")).to_have_text("1")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator(f'[data-room-id="{devs.pk}"] [data-online]')).to_have_text("1")
+
+    page.get_by_role("link", name="방 만들기", exact=True).click()
+    page.get_by_label("방 이름", exact=True).fill("새로 만든 방")
+    page.get_by_label("소개").fill("짤 환영")
+    page.get_by_label("태그").fill("새방, #첫방")
+    page.get_by_role("button", name="만들기", exact=True).click()
+    expect(page.locator(".room__title h1")).to_have_text("새로 만든 방")
+    expect(page.locator(".room__title .tag")).to_have_text(["#새방", "#첫방"])
+    expect(page.locator("#room")).to_have_attribute("data-state", "open")
+    page.set_viewport_size(PHONE)
+    page.goto("/")
+    screenshot(page, "room-list-phone")
+
+
+def test_presence_shows_who_joined_and_left(live, browsers):
+    room = make_room()
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    a = open_room(browsers.page(alice), room)
+    expect(a.locator("[data-online]")).to_have_text("1")
+    b = open_room(browsers.page(bob), room)
+    expect(a.locator("[data-online]")).to_have_text("2")
+    expect(a.locator(".notice")).to_have_text(["밥 님이 들어왔어요"])
+    b.context.close()
+    expect(a.locator("[data-online]")).to_have_text("1")
+    expect(a.locator(".notice").last).to_have_text("밥 님이 나갔어요")
+
+
+def test_a_removed_message_disappears_from_an_open_room(live, browsers):
+    """The admin's removal travels the Kafka path; open pages show it without a reload."""
+    room = make_room(name="신고방", tags=["신고", "모더레이션"])
+    author = make_user(nickname="글쓴이")
+    moderator = make_user(nickname="관리자", staff=True, is_superuser=True)
+    reader = open_room(browsers.page(author), room)
+    send(reader, "지워질 메시지")
+    send_after = "남을 메시지"
+    expect(reader.locator(".msg")).to_have_count(1)
+    send(reader, send_after)
+    expect(reader.locator(".msg")).to_have_count(2)
+    doomed = ChatMessage.objects.get(room=room, body="지워질 메시지")
+
+    admin = browsers.page()
+    admin.goto("/admin/login/")
+    admin.locator("#id_username").fill(moderator.username)
+    admin.locator("#id_password").fill("pw-for-tests-1234")
+    admin.locator("input[type=submit]").click()
+    admin.goto("/admin/chat/chatroom/")
+    row = admin.locator("#result_list tbody tr", has_text="신고방")
+    expect(row.locator("td.field-message_count")).to_have_text("2")
+    expect(row.locator("td.field-online")).to_have_text("1")
+    screenshot(admin, "admin-room-list")
+    row.locator("th a").click()
+    expect(admin.get_by_text("지워질 메시지")).to_be_visible()  # recent messages, read-only
+    admin.get_by_role("link", name=re.compile("Moderate this room")).click()
+    admin.locator(f'input[name="_selected_action"][value="{doomed.pk}"]').check()
+    admin.locator("select[name=action]").select_option("remove_messages")
+    admin.locator("button[name=index]").click()
+    expect(admin.locator(".messagelist")).to_contain_text("Removal of 1 message(s)")
+
+    removed = reader.locator('.msg[data-seq="1"]')
+    expect(removed).to_have_class(re.compile("msg--removed"))
+    expect(removed.locator(".msg__body")).to_have_text(REMOVED)
+    expect(reader.get_by_text("지워질 메시지")).to_have_count(0)
+    expect(reader.locator('.msg[data-seq="2"] .msg__body')).to_have_text(send_after)
+    reader.reload()
+    expect(reader.locator('.msg[data-seq="1"] .msg__body')).to_have_text(REMOVED)
+    doomed.refresh_from_db()
+    assert doomed.is_removed
