@@ -68,7 +68,8 @@ def handle_batch(records: list, *, announce) -> int:
     """Store and announce one polled batch; returns the number of messages announced."""
     batch = parse_batch(records)
     stored, removed = store_batch(batch)
-    outgoing = []
+    # Presence first: someone who joins and speaks in one batch is seen arriving, then talking.
+    outgoing = _presence_messages(batch.presence)
     by_room: dict[int, list] = defaultdict(list)
     for message in stored:
         by_room[message.room_id].append(message)
@@ -80,7 +81,6 @@ def handle_batch(records: list, *, announce) -> int:
             room_id=removal["room_id"], event_id=removal["event_id"], seq=removal.get("seq")
         )
         outgoing.append((events.room_group(removal["room_id"]), events.frame_group_message(frame)))
-    outgoing.extend(_presence_messages(batch.presence))
     announce(outgoing)
     return len(stored)
 
