@@ -10,6 +10,7 @@ from chat.models import ChatMessage
 
 from .conftest import make_room, make_user
 from .services import service
+from .ws import send_until_acked
 
 
 def stored_bodies(room) -> list[str]:
@@ -22,23 +23,6 @@ def assert_stored_once_in_order(room, bodies: list[str]) -> None:
     rows = list(ChatMessage.objects.filter(room=room).order_by("seq").values_list("seq", "body"))
     assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1))
     assert [body for _, body in rows] == bodies
-
-
-def send_until_acked(sock, body: str, client_msg_id: str, within: float = 90) -> dict:
-    """Retry one message (same client_msg_id) until the server acknowledges it."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        sock.send(type="chat.send", client_msg_id=client_msg_id, body=body)
-        while True:
-            frame = sock.recv(timeout=30)
-            if frame.get("client_msg_id") != client_msg_id or frame["type"] == "chat.message":
-                continue
-            if frame["type"] == "chat.ack":
-                return frame
-            assert frame == {**frame, "type": "error", "code": "unavailable"}
-            time.sleep(0.5)
-            break
-    raise AssertionError(f"{client_msg_id} was never acknowledged")
 
 
 def test_relay_killed_mid_stream_loses_nothing_and_stores_nothing_twice(live):

@@ -11,6 +11,7 @@ from chat.models import ChatMessage, ChatRoom
 from chat.services import message_remove
 
 from .conftest import make_room, make_user
+from .ws import send_until_acked
 
 FIELDS = ("room_id", "seq", "event_id", "sender_id", "sender_nickname", "body", "gif_url",
           "client_msg_id", "sent_at", "is_removed")  # fmt: skip
@@ -30,9 +31,9 @@ def test_replaying_the_log_into_an_empty_database_reproduces_the_history(live):
     try:
         for i in range(20):
             for n, sock in enumerate(sockets):
-                sock.send(type="chat.send", client_msg_id=f"{n}-{i}", body=f"{n}:{i}",
-                          gif_url="https://media.test/x.gif" if i % 7 == 0 else None)  # fmt: skip
-        sockets[0].send(type="chat.send", client_msg_id="0-3", body="a retry, stored once")
+                gif = "https://media.test/x.gif" if i % 7 == 0 else None
+                send_until_acked(sock, f"{n}:{i}", f"{n}-{i}", gif_url=gif)
+        send_until_acked(sockets[0], "a retry, stored once", "0-3")
         for sock in sockets:
             sock.collect("chat.message", 40, timeout=60)  # 2 senders x 20 per room
     finally:

@@ -90,3 +90,26 @@ class Socket:
                 self._read(timeout)
         except ConnectionClosed as exc:
             return exc.rcvd.code if exc.rcvd else None
+
+
+def send_until_acked(
+    sock: Socket, body: str, client_msg_id: str, within: float = 90, **extra: Any
+) -> dict[str, Any]:
+    """Send one chat message, retrying it (same client_msg_id) while the server answers
+    ``unavailable``, until it is acknowledged. Other frames stay queued on the socket."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        sock.send(type="chat.send", client_msg_id=client_msg_id, body=body, **extra)
+        while True:
+            frame = sock._read(30)
+            if (
+                frame["type"] in ("chat.ack", "error")
+                and frame.get("client_msg_id") == client_msg_id
+            ):
+                break
+            sock.pending.append(frame)
+        if frame["type"] == "chat.ack":
+            return frame
+        assert frame["code"] == "unavailable", frame
+        time.sleep(0.5)
+    raise AssertionError(f"{client_msg_id} was never acknowledged")
