@@ -36,7 +36,9 @@ def _after_seq(scope) -> int | None:
 
 
 class ChatConsumer(EnvelopeConsumer):
-    fast_types = frozenset({events.GROUP_FRAMES, events.GROUP_FRAME})
+    # Nothing here touches the database outside database_sync_to_async (which cleans up
+    # connections itself), so sends and deliveries skip the per-event cleanup.
+    fast_types = frozenset({events.GROUP_FRAMES, events.GROUP_FRAME, "websocket.receive"})
 
     async def open(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])

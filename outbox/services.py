@@ -68,7 +68,7 @@ def outbox_publish_pending(*, limit: int = 200, timeout: float = 5.0) -> int:
     failure: Exception | None = None
     for event, future in sent:
         try:
-            future.get(timeout=timeout)
+            future.result(timeout)
         except Exception as exc:  # KafkaError or timeout: this one and later ones wait
             failure = exc
             break

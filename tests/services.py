@@ -1,16 +1,18 @@
 """Drive the repo's own service scripts from tests (stop/start the broker, restart Redis)."""
 
+import os
 import subprocess
 
 from .procs import ROOT
 
 
-def service(action: str, name: str) -> None:
+def service(action: str, name: str, **env: str) -> None:
     result = subprocess.run(
         [str(ROOT / "ops" / "services.sh"), action, name],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
+        env={**os.environ, **env},
     )
     if result.returncode != 0:
         raise RuntimeError(

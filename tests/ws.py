@@ -16,7 +16,12 @@ class Socket:
 
     def __init__(self, url: str, origin: str | None = None):
         self.url = url
-        self._connection = connect(url, open_timeout=10, origin=origin, max_size=2**22)
+        # Keep reading frames into memory whatever the test is doing, and send no keepalive
+        # pings: a test that reads one socket while another fills up must not make the
+        # client give the other up for a missing pong queued behind unread frames.
+        self._connection = connect(
+            url, open_timeout=10, origin=origin, max_size=2**22, max_queue=None, ping_interval=None
+        )
         self.conn = self._connection.__enter__()
         self.received: list[dict[str, Any]] = []  # everything, in arrival order
         self.pending: deque[dict[str, Any]] = deque()  # arrived, not yet taken

@@ -1,30 +1,46 @@
-"""Kafka clients: the process's one idempotent producer, relay consumers and topic admin.
+"""Kafka clients: the process's one idempotent producer, the relay's consumer, topic admin.
 
-kafka-python's producer runs its network I/O on a background thread and hands back thread-safe
-futures. ``produce`` bridges such a future into asyncio, so a socket waiting for the broker's
-acknowledgement never blocks the event loop (and with it, every other socket of the process).
+The hot paths — every web server's producer and every relay's consumer — use librdkafka
+(confluent-kafka): its network I/O runs in C threads, which cost about a third less CPU per
+message than kafka-python's Python threads (docs/decisions/0003, docs/performance.md). Topic
+admin and readiness checks use kafka-python's admin client.
+
+A delivery report arrives on the producer's poll thread; ``produce`` hands it to the caller's
+event loop, so a socket waiting for the broker never blocks the loop (nor the other sockets).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import concurrent.futures
 import logging
 import os
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from django.conf import settings
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError
 
 logger = logging.getLogger(__name__)
 
 
 class KafkaUnavailable(Exception):
     """The broker did not acknowledge in time (or could not be reached at all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A consumed (or acknowledged) record: where it sits in the log and what it holds."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = None
+    value: bytes | None = None
 
 
 def topic_name(kind: str) -> str:
@@ -36,140 +52,212 @@ def _client_id(role: str) -> str:
     return f"zzalu-{role}-{socket.gethostname()}-{os.getpid()}"
 
 
+def _servers() -> str:
+    return ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
+
+
 # --- producer --------------------------------------------------------------------------------
 
-_producer: KafkaProducer | None = None
+_producer: Producer | None = None
 _producer_lock = threading.Lock()
-# send() can block while it fetches metadata (first use, broker down): never on the event loop.
-_blocking_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kafka-send")
+_producer_closed = threading.Event()
 
 
 def _producer_config() -> dict:
     ack_ms = int(settings.KAFKA_ACK_TIMEOUT * 1000)
     return {
-        "bootstrap_servers": settings.KAFKA_BOOTSTRAP_SERVERS,
-        "client_id": _client_id("producer"),
+        "bootstrap.servers": _servers(),
+        "client.id": _client_id("producer"),
         "acks": "all",
-        "enable_idempotence": True,
-        "linger_ms": settings.KAFKA_LINGER_MS,
+        "enable.idempotence": True,
+        "linger.ms": settings.KAFKA_LINGER_MS,
+        # Java's and kafka-python's partitioner: a room keeps its partition whichever client
+        # wrote it.
+        "partitioner": "murmur2_random",
         # Bounded so a record that could not be stored fails instead of lingering for minutes;
-        # the sender was told `unavailable` long before and will retry with the same id.
-        "request_timeout_ms": ack_ms,
-        "delivery_timeout_ms": ack_ms + settings.KAFKA_LINGER_MS + 1000,
-        "max_block_ms": ack_ms,
-        "retry_backoff_ms": 100,
-        "reconnect_backoff_ms": 50,
-        "reconnect_backoff_max_ms": 1000,
-        "bootstrap_timeout_ms": ack_ms,
+        # the sender was told `unavailable` by then and retries with the same id.
+        "message.timeout.ms": ack_ms + 1000,
+        "request.timeout.ms": ack_ms,
+        "reconnect.backoff.max.ms": 1000,
+        "log_level": 3,  # errors only: a stopped broker is reported by the callers
     }
 
 
-def get_producer() -> KafkaProducer:
-    """The process-wide producer, created on first use (it reconnects by itself afterwards)."""
+def get_producer() -> Producer:
+    """The process-wide producer, created on first use; it reconnects by itself."""
     global _producer
     if _producer is None:
         with _producer_lock:
             if _producer is None:
-                try:
-                    _producer = KafkaProducer(**_producer_config())
-                except KafkaError as exc:
-                    raise KafkaUnavailable(f"cannot reach Kafka: {exc}") from exc
+                producer = Producer(_producer_config())
+                threading.Thread(
+                    target=_serve_delivery_reports, args=(producer,), daemon=True,
+                    name="kafka-delivery-reports",
+                ).start()  # fmt: skip
+                _producer = producer
     return _producer
+
+
+def _serve_delivery_reports(producer: Producer) -> None:
+    """Delivery callbacks run here, on this thread, while the producer is in use."""
+    while not _producer_closed.is_set():
+        producer.poll(0.1)
 
 
 def close_producer(timeout: float = 5.0) -> None:
     global _producer
     with _producer_lock:
         if _producer is not None:
-            _producer.close(timeout=timeout)
+            _producer.flush(timeout)
+            _producer_closed.set()
             _producer = None
 
 
-def _send(topic: str, key: str, value: bytes):
+def _enqueue(topic: str, key: str, value: bytes, on_delivery) -> None:
     try:
-        return get_producer().send(topic, key=key.encode(), value=value)
-    except KafkaError as exc:
+        get_producer().produce(topic, value=value, key=key.encode(), on_delivery=on_delivery)
+    except BufferError as exc:  # the local queue is full: the broker has been away a while
+        raise KafkaUnavailable("the producer's queue is full") from exc
+    except KafkaException as exc:
         raise KafkaUnavailable(str(exc)) from exc
 
 
-def produce_nowait(topic: str, key: str, value: bytes):
-    """Enqueue a record; returns kafka-python's future (blocks only while fetching metadata)."""
-    return _send(topic, key, value)
+def _delivered(message) -> Record:
+    return Record(message.topic(), message.partition(), message.offset())
 
 
-def produce_sync(topic: str, key: str, value: bytes, timeout: float | None = None):
+def produce_nowait(topic: str, key: str, value: bytes) -> concurrent.futures.Future:
+    """Enqueue a record; the returned future resolves to its Record once Kafka has it."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def on_delivery(error, message):
+        if error is None:
+            future.set_result(_delivered(message))
+        else:
+            future.set_exception(KafkaUnavailable(str(error)))
+
+    _enqueue(topic, key, value, on_delivery)
+    return future
+
+
+def produce_sync(topic: str, key: str, value: bytes, timeout: float | None = None) -> Record:
     """Produce and wait for the broker's acknowledgement; raises KafkaUnavailable."""
     timeout = settings.KAFKA_ACK_TIMEOUT if timeout is None else timeout
-    future = _send(topic, key, value)
     try:
-        return future.get(timeout=timeout)
-    except KafkaError as exc:
-        raise KafkaUnavailable(str(exc)) from exc
-
-
-def _metadata_known(topic: str) -> bool:
-    producer = _producer
-    return producer is not None and producer._metadata.partitions_for_topic(topic) is not None
+        return produce_nowait(topic, key, value).result(timeout)
+    except concurrent.futures.TimeoutError as exc:
+        raise KafkaUnavailable(f"no acknowledgement within {timeout:.1f}s") from exc
 
 
 async def produce(topic: str, key: str, value: bytes) -> asyncio.Future:
-    """Enqueue a record from async code and return an awaitable for its acknowledgement.
+    """Enqueue a record from async code; returns an awaitable for its acknowledgement.
 
     Enqueueing happens before this returns, so records enqueued one after another keep their
     order; awaiting the result waits for ``acks=all`` (or raises KafkaUnavailable).
     """
     loop = asyncio.get_running_loop()
-    if _metadata_known(topic):
-        kafka_future = _send(topic, key, value)  # non-blocking: partitions are cached
-    else:
-        kafka_future = await loop.run_in_executor(
-            _blocking_pool, functools.partial(_send, topic, key, value)
-        )
     acked = loop.create_future()
 
-    def resolve(result=None, error=None):
-        if not acked.done():
-            if error is None:
-                acked.set_result(result)
-            else:
-                acked.set_exception(KafkaUnavailable(str(error)))
+    def resolve(error, message) -> None:
+        if acked.done():
+            return
+        if error is None:
+            acked.set_result(_delivered(message))
+        else:
+            acked.set_exception(KafkaUnavailable(str(error)))
 
-    kafka_future.add_callback(lambda md: loop.call_soon_threadsafe(resolve, md))
-    kafka_future.add_errback(lambda exc: loop.call_soon_threadsafe(resolve, None, exc))
+    _enqueue(topic, key, value, lambda e, m: loop.call_soon_threadsafe(resolve, e, m))
     return acked
 
 
-async def produce_and_wait(topic: str, key: str, value: bytes, timeout: float | None = None):
-    timeout = settings.KAFKA_ACK_TIMEOUT if timeout is None else timeout
-    try:
-        acked = await asyncio.wait_for(produce(topic, key, value), timeout)
-        return await asyncio.wait_for(acked, timeout)
-    except TimeoutError as exc:
-        raise KafkaUnavailable(f"no acknowledgement within {timeout:.1f}s") from exc
+# --- the relay's consumer ---------------------------------------------------------------------
 
 
-# --- consumer and admin ----------------------------------------------------------------------
+class RelayConsumer:
+    """A consumer-group member with manual commits, returning batches grouped by partition."""
+
+    def __init__(self, topics: list[str], **overrides):
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": _servers(),
+                "client.id": _client_id("relay"),
+                "group.id": settings.KAFKA_RELAY_GROUP,
+                # Offsets are committed by the relay, explicitly, after store and announce. Left
+                # to itself, an asynchronous commit sends whatever was polled by the time it
+                # leaves, which can include the next, unhandled batch: lost on a crash.
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                # A relay that dies is replaced within ~10 s instead of the 45 s default.
+                "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 3000,
+                "fetch.wait.max.ms": 20,
+                "log_level": 3,
+                **overrides,
+            }
+        )
+        self._consumer.subscribe(topics)
+        self._polled: dict[tuple[str, int], int] = {}  # next offset per partition, uncommitted
+
+    def poll(
+        self, timeout_ms: int = 250, max_records: int = 500
+    ) -> dict[tuple[str, int], list[Record]]:
+        """Wait up to ``timeout_ms`` for a record, then take whatever else is already here."""
+        first = self._consumer.poll(timeout_ms / 1000)
+        if first is None:
+            return {}
+        batches: dict[tuple[str, int], list[Record]] = {}
+        for message in [first, *self._consumer.consume(max_records - 1, 0)]:
+            if message.error():
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    logger.warning("consumer: %s", message.error())
+                continue
+            record = Record(
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                message.key(),
+                message.value(),
+            )
+            batches.setdefault((record.topic, record.partition), []).append(record)
+            self._polled[(record.topic, record.partition)] = record.offset + 1
+        return batches
+
+    def commit(self) -> None:
+        """Commit exactly what was polled (and so handled) so far, without waiting: a commit
+        that is lost only means a batch is delivered again, and handlers are idempotent."""
+        if not self._polled:
+            return
+        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._polled.items()]
+        self._polled = {}
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:  # e.g. a rebalance in progress
+            logger.info("offsets not committed: %s", exc)
+
+    def lag(self) -> int | str:
+        assigned = self._consumer.assignment()
+        if not assigned:
+            return "n/a (no partitions assigned)"
+        try:
+            lag = 0
+            for tp in self._consumer.position(assigned):
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+                lag += max(0, high - tp.offset) if tp.offset >= 0 else 0
+            return lag
+        except KafkaException as exc:
+            return f"unknown ({exc})"
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
-def make_relay_consumer(topics: list[str], **overrides) -> KafkaConsumer:
-    config = {
-        "bootstrap_servers": settings.KAFKA_BOOTSTRAP_SERVERS,
-        "client_id": _client_id("relay"),
-        "group_id": settings.KAFKA_RELAY_GROUP,
-        "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
-        "max_poll_records": 500,
-        "fetch_max_wait_ms": 20,
-        "isolation_level": "read_committed",
-        # A relay that dies is replaced within ~10 s instead of the 45 s default.
-        "session_timeout_ms": 10000,
-        "heartbeat_interval_ms": 3000,
-        "reconnect_backoff_max_ms": 1000,
-        **overrides,
-    }
-    consumer = KafkaConsumer(**config)
-    consumer.subscribe(topics)
-    return consumer
+def make_relay_consumer(topics: list[str], **overrides) -> RelayConsumer:
+    return RelayConsumer(topics, **overrides)
+
+
+# --- admin -----------------------------------------------------------------------------------
 
 
 def make_admin(timeout_ms: int = 5000) -> KafkaAdminClient:

@@ -19,7 +19,6 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import close_old_connections
-from kafka.errors import CommitFailedError, KafkaError
 
 from . import envelope
 
@@ -115,8 +114,8 @@ def handle_until_done(
 def by_topic(polled: dict) -> dict[str, list]:
     """Records of one poll grouped by topic, each partition's records in offset order."""
     grouped: dict[str, list] = defaultdict(list)
-    for tp, records in polled.items():
-        grouped[tp.topic].extend(records)
+    for (topic, _partition), records in polled.items():
+        grouped[topic].extend(records)
     return grouped
 
 
@@ -135,20 +134,9 @@ class Throughput:
             "relay: %.1f records/s over %.0fs, lag %s",
             self.count / elapsed,
             elapsed,
-            _lag(consumer),
+            consumer.lag(),
         )
         self.count, self.since = 0, time.monotonic()
-
-
-def _lag(consumer) -> int | str:
-    try:
-        assigned = list(consumer.assignment())
-        if not assigned:
-            return "n/a (no partitions assigned)"
-        ends = consumer.end_offsets(assigned)
-        return sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
-    except KafkaError as exc:
-        return f"unknown ({exc.__class__.__name__})"
 
 
 def run_relay(
@@ -174,17 +162,8 @@ def run_relay(
         ):
             logger.warning("stopping with an unhandled batch; it will be redelivered")
             return
-        commit(consumer)
+        consumer.commit()  # after store and announce; a lost commit only redelivers
         count = sum(len(batch) for batch in records.values())
         stats.add(count, consumer)
         if on_batch:
             on_batch(count)
-
-
-def commit(consumer) -> None:
-    try:
-        consumer.commit()
-    except CommitFailedError:
-        # The group rebalanced mid-batch: the new owner re-delivers it, and handlers are
-        # idempotent, so this is safe to let go.
-        logger.warning("commit failed after a rebalance; the batch will be re-delivered")

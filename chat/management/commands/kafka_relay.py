@@ -36,6 +36,6 @@ class Command(BaseCommand):
                 log_every=log_every,
             )
         finally:
-            consumer.close(autocommit=False)
+            consumer.close()
             announcer.close()
         logger.info("relay stopped")
