@@ -79,6 +79,7 @@ def _producer_config() -> dict:
         "message.timeout.ms": ack_ms + 1000,
         "request.timeout.ms": ack_ms,
         "reconnect.backoff.max.ms": 1000,
+        "socket.nagle.disable": True,  # small records: no 40 ms Nagle / delayed-ACK stalls
         "log_level": 3,  # errors only: a stopped broker is reported by the callers
     }
 
@@ -193,6 +194,7 @@ class RelayConsumer:
                 "session.timeout.ms": 10000,
                 "heartbeat.interval.ms": 3000,
                 "fetch.wait.max.ms": 20,
+                "socket.nagle.disable": True,
                 "log_level": 3,
                 **overrides,
             }
@@ -243,7 +245,8 @@ class RelayConsumer:
         try:
             lag = 0
             for tp in self._consumer.position(assigned):
-                _, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+                # From the last fetch responses: asking the broker here would stall the relay.
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
                 lag += max(0, high - tp.offset) if tp.offset >= 0 else 0
             return lag
         except KafkaException as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -89,13 +90,17 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
             logger.error("socket task failed", exc_info=task.exception())
 
     def every(self, seconds: float, beat: Callable[[], Awaitable[None]]) -> asyncio.Task:
+        """Run ``beat`` every ``seconds``, starting at a random point of the first period:
+        sockets that connected together must not all beat together (a burst of queries)."""
+
         async def loop():
+            await asyncio.sleep(random.uniform(0, seconds))
             while True:
-                await asyncio.sleep(seconds)
                 try:
                     await beat()
                 except Exception:  # a missed beat is retried at the next one
                     logger.warning("heartbeat failed", exc_info=True)
+                await asyncio.sleep(seconds)
 
         return self.spawn(loop())
 
