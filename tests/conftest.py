@@ -100,6 +100,22 @@ class Stack:
         return web
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _drop_leftover_db_sessions(django_db_setup, django_db_blocker):
+    """Let PostgreSQL drop the test database at the end: connections opened by worker threads
+    (``database_sync_to_async``) are thread-local, so the session's teardown cannot close them."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(scope="session")
 def stack(real_services, django_db_setup, django_db_blocker):
     web = WebServer("web").start()
