@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -199,8 +200,12 @@ class RelayConsumer:
                 **overrides,
             }
         )
-        self._consumer.subscribe(topics)
-        self._polled: dict[tuple[str, int], int] = {}  # next offset per partition, uncommitted
+        self._consumer.subscribe(topics, on_revoke=self._on_revoke)
+        # Next offset per partition: polled (being handled), and handled but not yet committed.
+        self._polled: dict[tuple[str, int], int] = {}
+        self._handled: dict[tuple[str, int], int] = {}
+        self._commit_every = settings.KAFKA_RELAY_COMMIT_INTERVAL_MS / 1000
+        self._committed_at = 0.0
 
     def poll(
         self, timeout_ms: int = 250, max_records: int = 500
@@ -227,16 +232,30 @@ class RelayConsumer:
         return batches
 
     def commit(self) -> None:
-        """Commit exactly what was polled (and so handled) so far, without waiting: a commit
-        that is lost only means a batch is delivered again, and handlers are idempotent."""
-        if not self._polled:
-            return
-        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._polled.items()]
+        """Mark everything polled so far as handled, and commit the handled offsets if the last
+        commit is older than the commit interval. Committing per batch costs the broker a write
+        per batch; a crash loses at most an interval of commits, which are delivered again and
+        handled idempotently."""
+        self._handled.update(self._polled)
         self._polled = {}
+        if self._handled and time.monotonic() - self._committed_at >= self._commit_every:
+            self._send_commit(asynchronous=True)
+
+    def _send_commit(self, *, asynchronous: bool) -> None:
+        if not self._handled:
+            return
+        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._handled.items()]
+        self._handled = {}
+        self._committed_at = time.monotonic()
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
+            self._consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except KafkaException as exc:  # e.g. a rebalance in progress
             logger.info("offsets not committed: %s", exc)
+
+    def _on_revoke(self, consumer, partitions) -> None:
+        # Runs inside poll(), between batches: hand over what was handled, so the partitions'
+        # next owner starts after it.
+        self._send_commit(asynchronous=False)
 
     def lag(self) -> int | str:
         assigned = self._consumer.assignment()
@@ -253,6 +272,8 @@ class RelayConsumer:
             return f"unknown ({exc})"
 
     def close(self) -> None:
+        """Commit what was handled (never what was only polled), then leave the group."""
+        self._send_commit(asynchronous=False)
         self._consumer.close()
 
 

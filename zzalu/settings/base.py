@@ -158,6 +158,8 @@ KAFKA_RELAY_GROUP = env("KAFKA_RELAY_GROUP", default=KAFKA_TOPIC_PREFIX + "zzalu
 # How long a sender waits for the broker before being told `unavailable`.
 KAFKA_ACK_TIMEOUT = env.float("KAFKA_ACK_TIMEOUT", default=5.0)
 KAFKA_LINGER_MS = env.int("KAFKA_LINGER_MS", default=2)
+# The relay commits handled offsets at most this often (0: after every batch).
+KAFKA_RELAY_COMMIT_INTERVAL_MS = env.int("KAFKA_RELAY_COMMIT_INTERVAL_MS", default=200)
 
 # --- Chat -------------------------------------------------------------------------------
 CHAT_RATE_PER_SEC = env.float("CHAT_RATE_PER_SEC", default=5.0)
