@@ -90,7 +90,9 @@ class ChatConsumer(EnvelopeConsumer):
         except (KafkaUnavailable, TimeoutError):
             if self._unacked.pop(submitted.event_id, None) is not None:
                 await self.send_error(
-                    "unavailable", "The message was not stored; try again.", submitted.client_msg_id
+                    "unavailable",
+                    "The message was not confirmed in time; send it again.",
+                    submitted.client_msg_id,
                 )
             return
         await self._ack(submitted.event_id)
