@@ -10,6 +10,7 @@ group membership.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,6 +25,8 @@ from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
 from . import events, selectors
 from .presence import presence_leave, presence_touch
 from .services import chat_message_submit, presence_announce
+
+logger = logging.getLogger(__name__)
 
 CATCH_UP_PAGE = 200
 
@@ -58,7 +61,10 @@ class ChatConsumer(EnvelopeConsumer):
         self.last_seq = tail if requested is None else min(requested, tail)
         async with self._deliver:
             await self._send_stored(upto_seq=tail)
-        await presence_touch(room_id=self.room_id, socket_id=self.channel_name)
+        try:
+            await presence_touch(room_id=self.room_id, socket_id=self.channel_name)
+        except RedisError:  # the socket works without it; the next heartbeat counts it
+            logger.warning("presence not recorded for %s", self.channel_name, exc_info=True)
         self.joined = True
         self.spawn(self._announce("joined"))
         self.every(settings.SOCKET_HEARTBEAT_SECONDS, self._heartbeat)

@@ -3,6 +3,7 @@ stopped and started, Redis restarted. Each uses the real processes and the repo'
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -93,3 +94,19 @@ def test_redis_restart_loses_no_acknowledged_message(live):
         assert watcher.quiet_for(1, "chat.message") == []
     assert got == acked
     assert_stored_once_in_order(room, ["before", *acked])
+
+
+def test_the_apps_redis_clients_reconnect_after_a_restart(real_services):
+    """Pooled connections that outlived a Redis restart are replaced (rate limits and presence
+    use these clients; a server opening a socket after the restart must not fail it)."""
+    from zzalu.redis import get_async_redis, get_redis
+
+    async def ping_twice_across_a_restart():
+        client = get_async_redis()
+        await client.ping()
+        await asyncio.to_thread(service, "restart", "redis")
+        return await client.ping()
+
+    get_redis().ping()
+    assert asyncio.run(ping_twice_across_a_restart())
+    assert get_redis().ping()  # its pooled connection also predates the restart

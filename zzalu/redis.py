@@ -9,6 +9,21 @@ import weakref
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.backoff import ExponentialBackoff
+
+
+def _options(retry_class) -> dict:
+    # A pooled connection that outlived a Redis restart fails its first command: reconnect and
+    # retry (twice, quickly) instead of failing the caller. A Redis that is really down still
+    # fails within seconds.
+    return {
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
+        "health_check_interval": 15,
+        "retry": retry_class(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
+
 
 _sync_client: redis.Redis | None = None
 # One async client per event loop: a connection pool cannot be shared across loops.
@@ -18,9 +33,7 @@ _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def get_redis() -> redis.Redis:
     global _sync_client
     if _sync_client is None:
-        _sync_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, health_check_interval=15
-        )
+        _sync_client = redis.Redis.from_url(settings.REDIS_URL, **_options(redis.retry.Retry))
     return _sync_client
 
 
@@ -28,9 +41,7 @@ def get_async_redis() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, health_check_interval=15
-        )
+        client = aioredis.Redis.from_url(settings.REDIS_URL, **_options(aioredis.retry.Retry))
         _async_clients[loop] = client
     return client
 
