@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +17,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+# The benchmark and the tests start the app exactly the same way.
+from bench.stack import free_port, web_argv
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_database_url() -> str:
@@ -105,21 +101,7 @@ class Proc:
 class WebServer(Proc):
     def __init__(self, name: str = "web", port: int | None = None, server: str = "daphne", **env):
         self.port = port or free_port()
-        if server == "daphne":
-            argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-            argv.append("zzalu.asgi:application")
-        else:
-            argv = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ]
-            argv += ["--no-access-log", "zzalu.asgi:application"]
-        super().__init__(name, argv, child_env(**env))
+        super().__init__(name, web_argv(server, self.port), child_env(**env))
 
     @property
     def http(self) -> str:

@@ -7,7 +7,6 @@ with a real broker and channel layer is tested in test_chat_flow and test_chat_r
 from __future__ import annotations
 
 import json
-from collections import namedtuple
 from datetime import UTC, datetime
 
 import pytest
@@ -16,12 +15,11 @@ from chat import events, relay
 from chat.models import ChatMessage
 from chat.services import chat_event_id
 from zzalu import envelope
+from zzalu.kafka import Record
 
 from .conftest import make_room, make_user
 
 pytestmark = pytest.mark.django_db
-
-Record = namedtuple("Record", "topic partition offset key value")
 
 
 def message_record(room, sender, client_msg_id: str, body: str, offset: int) -> Record:
