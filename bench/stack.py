@@ -253,14 +253,14 @@ def cleanup(run_id: str) -> None:
     """Delete the run's topics, consumer group and Redis keys."""
     from django.conf import settings
 
-    from zzalu.kafka import make_admin
+    from zzalu.kafka import make_admin, topic_specs
     from zzalu.redis import get_redis
 
     try:
         admin = make_admin()
         try:
             existing = set(admin.list_topics())
-            names = [s["name"] for s in settings.KAFKA_TOPICS.values() if s["name"] in existing]
+            names = [name for name in topic_specs() if name in existing]
             if names:
                 admin.delete_topics(names)
             try:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from zzalu.relay import decode_record
+from zzalu.relay import PoisonRecord, decode_record
 
 from . import events
 from .presence import online_counts
@@ -30,32 +30,41 @@ class ChatBatch:
     presence: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
 
-def parse_batch(records: list) -> ChatBatch:
+def parse_batch(records: list, *, skip_poison: bool = False) -> ChatBatch:
+    """Records as a batch to store. A record that can never be stored raises PoisonRecord (the
+    relay dead-letters it and handles the rest without it), or is logged and left out."""
     batch = ChatBatch()
     for record in records:
-        event = decode_record(record, REQUIRED)
-        if event is None:
-            continue
         try:
-            if event["type"] == events.CHAT_MESSAGE:
-                batch.messages.append(IncomingMessage(event, record.partition, record.offset))
-            elif event["type"] == events.CHAT_REMOVED:
-                uuid.UUID(str(event["event_id"]))
-                batch.removals.append({**event, "room_id": int(event["room_id"])})
-            else:
-                batch.presence[int(event["room_id"])].append(event)
-        except (ValueError, TypeError) as exc:  # never storable: skip, don't block the partition
+            _parse_into(batch, record)
+        except PoisonRecord as exc:
+            if not skip_poison:
+                raise
             logger.error("skipping record at %s/%s: %s", record.partition, record.offset, exc)
     return batch
 
 
-def store_batch(batch: ChatBatch) -> tuple[list, list[dict[str, Any]]]:
+def _parse_into(batch: ChatBatch, record) -> None:
+    event = decode_record(record, REQUIRED)
+    try:
+        if event["type"] == events.CHAT_MESSAGE:
+            batch.messages.append(IncomingMessage(event, record.partition, record.offset))
+        elif event["type"] == events.CHAT_REMOVED:
+            uuid.UUID(str(event["event_id"]))
+            batch.removals.append({**event, "room_id": int(event["room_id"])})
+        else:
+            batch.presence[int(event["room_id"])].append(event)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise PoisonRecord(f"{event['type']}: {exc}") from exc
+
+
+def store_batch(batch: ChatBatch, *, strict: bool = True) -> tuple[list, list[dict[str, Any]]]:
     """Apply a batch to the database: messages stored once and numbered, removals marked.
 
     Returns the batch's stored messages (by room, then seq) and the removals that applied.
     Replaying the log through this function rebuilds the same history (rebuild_chat_history).
     """
-    stored = message_store_batch(items=batch.messages) if batch.messages else []
+    stored = message_store_batch(items=batch.messages, strict=strict) if batch.messages else []
     removed = [
         removal
         for removal in batch.removals

@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from zzalu.relay import decode_record
+from zzalu.relay import PoisonRecord, decode_record
 
 from . import events
 from .models import Comment
@@ -27,8 +27,10 @@ def handle_batch(records: list, *, announce) -> int:
     by_hakwon: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         event = decode_record(record, REQUIRED)
-        if event is not None:
+        try:
             by_hakwon[int(event["hakwon_id"])].append(events.frame_of(event))
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise PoisonRecord(f"{event['type']}: {exc}") from exc
     frames = {hakwon_id: _coalesce_likes(evs) for hakwon_id, evs in by_hakwon.items()}
     _refresh_like_counts([f for fs in frames.values() for f in fs])
     announce(

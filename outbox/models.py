@@ -9,8 +9,11 @@ class OutboxEvent(models.Model):
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Times the broker refused this row for good (not counting times it was unreachable).
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # Set after OUTBOX_MAX_ATTEMPTS refusals: the row is skipped, the next rows go on.
+    dead_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -18,7 +21,7 @@ class OutboxEvent(models.Model):
             models.Index(
                 fields=["id"],
                 name="outbox_unpublished",
-                condition=models.Q(published_at__isnull=True),
+                condition=models.Q(published_at__isnull=True, dead_at__isnull=True),
             )
         ]
 

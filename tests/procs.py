@@ -141,8 +141,11 @@ class Worker(Proc):
 
 
 def Relay(name: str = "relay", **env) -> Worker:  # noqa: N802 - reads as a process kind
-    return Worker(name, "kafka_relay", "--log-every", "5", **env)
+    port = free_port()  # each relay its own metrics port: several run at once in tests
+    relay = Worker(name, "kafka_relay", "--log-every", "5", RELAY_METRICS_PORT=str(port), **env)
+    relay.metrics_url = f"http://127.0.0.1:{port}/metrics"
+    return relay
 
 
 def Sweeper(name: str = "sweeper", **env) -> Worker:  # noqa: N802
-    return Worker(name, "outbox_sweeper", **env)
+    return Worker(name, "outbox_sweeper", **{"SWEEPER_METRICS_PORT": "0", **env})

@@ -13,9 +13,10 @@ import pytest
 
 from chat import events, relay
 from chat.models import ChatMessage
-from chat.services import chat_event_id
+from chat.services import UnstorableRecord, chat_event_id
 from zzalu import envelope
 from zzalu.kafka import Record
+from zzalu.relay import PoisonRecord, Relay
 
 from .conftest import make_room, make_user
 
@@ -71,7 +72,7 @@ def test_redelivery_stores_nothing_twice_and_announces_again():
     assert again[0][1]["seqs"] == [1, 2, 3, 4]  # receivers drop the seqs they already have
 
 
-def test_records_that_can_never_be_stored_are_skipped_not_retried_forever():
+def test_records_that_can_never_be_stored_are_poison_and_their_batch_mates_are_stored():
     room, member = make_room(), make_user()
     good = message_record(room, member, "ok", "fine", 10)
     broken = json.loads(good.value)
@@ -86,15 +87,44 @@ def test_records_that_can_never_be_stored_are_skipped_not_retried_forever():
         raw({**broken, "client_msg_id": "x" * 65}, 8),
         raw({"v": 1, "type": "chat.removed", "room_id": room.pk, "event_id": "nope"}, 9),
         raw({"v": 1, "type": "something.else", "room_id": room.pk}, 11),
+        raw({**broken, "room_id": 10**30}, 12),
+        raw({**broken, "body": "a\u0000b"}, 13),
     ]
-    announced = []
-    assert relay.handle_batch([*poison, good], announce=announced.extend) == 1
+    for record in poison:
+        with pytest.raises(PoisonRecord):
+            relay.handle_batch([record], announce=lambda _: None)
+    # In the relay, a batch holding them stores the good record and dead-letters the rest.
+    dead = []
+    worker = Relay(
+        consumer=OnePoll([*poison, good]),
+        handlers={"chat.events": relay.handle_batch},
+        announce=lambda _: None,
+        dead_letter=lambda record, exc, attempts: dead.append(record.offset),
+    )
+    assert worker.step() == len(poison) + 1
+    assert sorted(dead) == sorted(r.offset for r in poison)
     assert list(ChatMessage.objects.values_list("body", flat=True)) == ["fine"]
 
 
-def test_messages_for_a_room_that_no_longer_exists_are_dropped():
+class OnePoll:
+    def __init__(self, records):
+        self.records = records
+
+    def poll(self, timeout_ms=250):
+        records, self.records = self.records, []
+        return {("chat.events", 0): records} if records else {}
+
+    def commit(self):
+        pass
+
+    def lag(self):
+        return {}
+
+
+def test_a_message_for_a_room_that_no_longer_exists_is_poison():
     room, member = make_room(), make_user()
     record = message_record(room, member, "late", "too late", 1)
     room.delete()
-    assert relay.handle_batch([record], announce=lambda _: None) == 0
+    with pytest.raises(UnstorableRecord, match="unknown room"):
+        relay.handle_batch([record], announce=lambda _: None)
     assert not ChatMessage.objects.exists()

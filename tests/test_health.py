@@ -10,7 +10,10 @@ def test_healthz_and_readyz_on_the_running_server(stack):
     with urllib.request.urlopen(stack.web.http + "/readyz") as r:
         body = json.load(r)
     assert r.status == 200
-    assert body == {"status": "ready", "checks": {"database": "ok", "redis": "ok", "kafka": "ok"}}
+    assert body == {
+        "status": "ready",
+        "checks": {"database": "ok", "redis": "ok", "kafka": "ok", "relay": "ok"},
+    }
 
 
 @pytest.mark.django_db

@@ -30,7 +30,29 @@ logger = logging.getLogger(__name__)
 
 
 class KafkaUnavailable(Exception):
-    """The broker did not acknowledge in time (or could not be reached at all)."""
+    """The broker did not acknowledge in time (or could not be reached at all): try again."""
+
+
+class KafkaRejected(Exception):
+    """The broker (or the client) refused this record for good, e.g. it is too large:
+    retrying the same record cannot succeed."""
+
+
+# librdkafka's own errors that only say the broker is away or slow.
+_TRANSIENT_LOCAL = {
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._QUEUE_FULL,
+}
+
+
+def _failure(error: KafkaError) -> Exception:
+    """A delivery error as the exception callers handle: unavailable (retry) or rejected."""
+    if error.retriable() or error.code() in _TRANSIENT_LOCAL:
+        return KafkaUnavailable(str(error))
+    return KafkaRejected(str(error))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +69,11 @@ class Record:
 def topic_name(kind: str) -> str:
     """``chat`` or ``hakwon`` -> the configured topic name (with the deployment's prefix)."""
     return settings.KAFKA_TOPICS[kind]["name"]
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where the relay puts the records of ``topic`` that it can never handle."""
+    return f"{topic}.dlq"
 
 
 def _client_id(role: str) -> str:
@@ -81,6 +108,9 @@ def _producer_config() -> dict:
         "request.timeout.ms": ack_ms,
         "reconnect.backoff.max.ms": 1000,
         "socket.nagle.disable": True,  # small records: no 40 ms Nagle / delayed-ACK stalls
+        # As large as the broker takes (its default message.max.bytes), so a dead letter can
+        # carry any record the broker accepted from someone else.
+        "message.max.bytes": settings.KAFKA_MAX_RECORD_BYTES,
         "log_level": 3,  # errors only: a stopped broker is reported by the callers
     }
 
@@ -115,38 +145,57 @@ def close_producer(timeout: float = 5.0) -> None:
             _producer = None
 
 
-def _enqueue(topic: str, key: str, value: bytes, on_delivery) -> None:
+Headers = list[tuple[str, bytes]]
+
+
+def _enqueue(
+    topic: str, key: str | bytes | None, value: bytes, on_delivery, headers: Headers | None
+) -> None:
+    if isinstance(key, str):
+        key = key.encode()
     try:
-        get_producer().produce(topic, value=value, key=key.encode(), on_delivery=on_delivery)
+        get_producer().produce(
+            topic, value=value, key=key, headers=headers, on_delivery=on_delivery
+        )
     except BufferError as exc:  # the local queue is full: the broker has been away a while
         raise KafkaUnavailable("the producer's queue is full") from exc
     except KafkaException as exc:
-        raise KafkaUnavailable(str(exc)) from exc
+        raise _failure(exc.args[0]) from exc
 
 
 def _delivered(message) -> Record:
     return Record(message.topic(), message.partition(), message.offset())
 
 
-def produce_nowait(topic: str, key: str, value: bytes) -> concurrent.futures.Future:
-    """Enqueue a record; the returned future resolves to its Record once Kafka has it."""
+def produce_nowait(
+    topic: str, key: str | bytes | None, value: bytes, headers: Headers | None = None
+) -> concurrent.futures.Future:
+    """Enqueue a record; the returned future resolves to its Record once Kafka has it, or
+    fails with KafkaUnavailable (try again) or KafkaRejected (never)."""
     future: concurrent.futures.Future = concurrent.futures.Future()
 
     def on_delivery(error, message):
         if error is None:
             future.set_result(_delivered(message))
         else:
-            future.set_exception(KafkaUnavailable(str(error)))
+            future.set_exception(_failure(error))
 
-    _enqueue(topic, key, value, on_delivery)
+    _enqueue(topic, key, value, on_delivery, headers)
     return future
 
 
-def produce_sync(topic: str, key: str, value: bytes, timeout: float | None = None) -> Record:
-    """Produce and wait for the broker's acknowledgement; raises KafkaUnavailable."""
+def produce_sync(
+    topic: str,
+    key: str | bytes | None,
+    value: bytes,
+    timeout: float | None = None,
+    headers: Headers | None = None,
+) -> Record:
+    """Produce and wait for the broker's acknowledgement; raises KafkaUnavailable (or
+    KafkaRejected for a record the broker will never take)."""
     timeout = settings.KAFKA_ACK_TIMEOUT if timeout is None else timeout
     try:
-        return produce_nowait(topic, key, value).result(timeout)
+        return produce_nowait(topic, key, value, headers).result(timeout)
     except concurrent.futures.TimeoutError as exc:
         raise KafkaUnavailable(f"no acknowledgement within {timeout:.1f}s") from exc
 
@@ -166,9 +215,9 @@ async def produce(topic: str, key: str, value: bytes) -> asyncio.Future:
         if error is None:
             acked.set_result(_delivered(message))
         else:
-            acked.set_exception(KafkaUnavailable(str(error)))
+            acked.set_exception(_failure(error))
 
-    _enqueue(topic, key, value, lambda e, m: loop.call_soon_threadsafe(resolve, e, m))
+    _enqueue(topic, key, value, lambda e, m: loop.call_soon_threadsafe(resolve, e, m), None)
     return acked
 
 
@@ -257,19 +306,21 @@ class RelayConsumer:
         # next owner starts after it.
         self._send_commit(asynchronous=False)
 
-    def lag(self) -> int | str:
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind the end of the log, per assigned partition (empty if unknown)."""
         assigned = self._consumer.assignment()
         if not assigned:
-            return "n/a (no partitions assigned)"
+            return {}
+        lags = {}
         try:
-            lag = 0
             for tp in self._consumer.position(assigned):
                 # From the last fetch responses: asking the broker here would stall the relay.
                 _, high = self._consumer.get_watermark_offsets(tp, cached=True)
-                lag += max(0, high - tp.offset) if tp.offset >= 0 else 0
-            return lag
+                if tp.offset >= 0 and high >= 0:
+                    lags[(tp.topic, tp.partition)] = max(0, high - tp.offset)
         except KafkaException as exc:
-            return f"unknown ({exc})"
+            logger.info("lag unknown: %s", exc)
+        return lags
 
     def close(self) -> None:
         """Commit what was handled (never what was only polled), then leave the group."""
@@ -292,6 +343,16 @@ def make_admin(timeout_ms: int = 5000) -> KafkaAdminClient:
     )
 
 
+def topic_specs() -> dict[str, int]:
+    """Every topic the app uses, with its partition count: the event topics and their dead
+    letters (one partition: they are few, and replayed by key into the source topic)."""
+    specs = {}
+    for spec in settings.KAFKA_TOPICS.values():
+        specs[spec["name"]] = spec["partitions"]
+        specs[dead_letter_topic(spec["name"])] = 1
+    return specs
+
+
 def ensure_topics() -> list[str]:
     """Create the app's topics if missing (idempotent); returns the names that were created."""
     admin = make_admin()
@@ -299,16 +360,16 @@ def ensure_topics() -> list[str]:
         existing = set(admin.list_topics())
         wanted = [
             NewTopic(
-                name=spec["name"],
-                num_partitions=spec["partitions"],
+                name=name,
+                num_partitions=partitions,
                 replication_factor=settings.KAFKA_REPLICATION_FACTOR,
                 topic_configs={
                     "retention.ms": str(settings.KAFKA_RETENTION_MS),
                     "min.insync.replicas": str(settings.KAFKA_MIN_INSYNC_REPLICAS),
                 },
             )
-            for spec in settings.KAFKA_TOPICS.values()
-            if spec["name"] not in existing
+            for name, partitions in topic_specs().items()
+            if name not in existing
         ]
         if not wanted:
             return []

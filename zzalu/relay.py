@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.db import close_old_connections
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from redis import RedisError
 
-from . import envelope
+from . import envelope, metrics
+from .kafka import KafkaUnavailable
+from .worker import Worker
 
 logger = logging.getLogger(__name__)
 
 GroupMessage = tuple[str, dict[str, Any]]
 Announce = Callable[[list[GroupMessage]], None]
 Handler = Callable[..., int]
+DeadLetter = Callable[[Any, Exception, int], None]
+
+# Failures of what the relay depends on: retried with backoff, never dead-lettered.
+TRANSIENT = (OperationalError, InterfaceError, RedisError, KafkaUnavailable, OSError)
 
 
 class Announcer:
@@ -52,63 +58,24 @@ class Announcer:
         self.loop.close()
 
 
-class Backoff:
-    def __init__(self, first: float = 0.2, cap: float = 10.0):
-        self.first, self.cap, self.delay = first, cap, first
-
-    def wait(self, stop: threading.Event) -> None:
-        stop.wait(self.delay)
-        self.delay = min(self.cap, self.delay * 2)
-
-    def reset(self) -> None:
-        self.delay = self.first
+class PoisonRecord(ValueError):
+    """A record that can never be handled: not JSON, not our contract, or fields that can
+    never be stored. It goes to the dead letters without a second try."""
 
 
-def decode_record(record, required: dict[str, tuple[str, ...]]) -> dict[str, Any] | None:
-    """The record's envelope if its type is one of ``required``'s and has those fields; else
-    None, logged. A record the relay cannot use must not stop the partition behind it."""
+def decode_record(record, required: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The record's envelope if its type is one of ``required``'s and has those fields;
+    raises PoisonRecord otherwise."""
     try:
         event = envelope.decode(record.value)
-    except ValueError:
-        logger.error("skipping undecodable record at %s/%s", record.partition, record.offset)
-        return None
-    missing = [f for f in required.get(event["type"], ()) if f not in event]
-    if event["type"] not in required or missing:
-        logger.error(
-            "skipping %s record at %s/%s (missing %s)",
-            event["type"],
-            record.partition,
-            record.offset,
-            missing,
-        )
-        return None
+    except (ValueError, TypeError) as exc:
+        raise PoisonRecord(f"not an event envelope: {exc}") from exc
+    if event["type"] not in required:
+        raise PoisonRecord(f"unknown event type {event['type'][:100]!r}")
+    missing = [f for f in required[event["type"]] if f not in event]
+    if missing:
+        raise PoisonRecord(f"{event['type']} without {', '.join(missing)}")
     return event
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT, for loops that finish their round before exiting."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
-def handle_until_done(
-    handler: Handler, records: list, announce: Announce, stop: threading.Event
-) -> bool:
-    """Run a batch handler until it succeeds; database or Redis failures are retried with
-    backoff. Returns False if asked to stop before the batch could be handled."""
-    backoff = Backoff()
-    while True:
-        try:
-            close_old_connections()
-            handler(records, announce=announce)
-            return True
-        except Exception:
-            logger.exception("batch of %d record(s) failed; retrying", len(records))
-            if stop.is_set():
-                return False
-            backoff.wait(stop)
 
 
 def by_topic(polled: dict) -> dict[str, list]:
@@ -119,52 +86,134 @@ def by_topic(polled: dict) -> dict[str, list]:
     return grouped
 
 
-class Throughput:
-    """Logs records/s and consumer lag about every ``every`` seconds."""
+def dependencies_answer() -> bool:
+    """Whether the database and Redis answer now: a record that fails while they do is the
+    record's fault, not theirs."""
+    from .health import probe
 
-    def __init__(self, every: float = 10.0):
-        self.every, self.count, self.since = every, 0, time.monotonic()
+    return probe("database") and probe("redis")
 
-    def add(self, n: int, consumer) -> None:
+
+class Relay(Worker):
+    """Poll, handle each topic's records, commit — and move past records that can't be handled.
+
+    A batch that fails is split in halves until the failing record stands alone; its
+    batch-mates are handled without it, in log order. A record that fails alone
+    ``RELAY_POISON_ATTEMPTS`` times while the database and Redis answer (at once, for a
+    PoisonRecord) is handed to ``dead_letter`` (which writes ``<topic>.dlq``), and the relay
+    moves on: it is committed with the rest. A failure of the dependencies themselves
+    (database, Redis, broker) leaves the work where it is: the loop retries it with backoff,
+    and nothing is dead-lettered.
+    """
+
+    name = "relay"
+    idle = 0  # poll() waits by itself
+
+    def __init__(self, *, consumer, handlers: dict[str, Handler], announce: Announce,
+                 dead_letter: DeadLetter, log_every: float = 10.0):  # fmt: skip
+        self.consumer, self.handlers, self.announce = consumer, handlers, announce
+        self.dead_letter = dead_letter
+        # Polled and not yet handled, oldest first: retried after a failure, never re-polled.
+        self.pending: deque[tuple[str, list]] = deque()
+        self.attempts: dict[tuple[str, int, int], int] = defaultdict(int)
+        self.log_every, self.count, self.since = log_every, 0, time.monotonic()
+        self.lag = metrics.LagCollector(consumer)
+
+    def step(self) -> int:
+        if not self.pending:
+            polled = by_topic(self.consumer.poll(timeout_ms=250))
+            if not polled:
+                self.consumer.commit()  # a quiet moment: send what the interval held back
+                self._report(0)
+                return 0
+            self.pending.extend(polled.items())
+        count = 0
+        while self.pending:
+            topic, records = self.pending[0]
+            started = time.perf_counter()
+            self._handle(topic, records)
+            metrics.BATCH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+            self.pending.popleft()
+            count += len(records)
+        self.attempts.clear()
+        self.consumer.commit()  # after store and announce; a lost commit only redelivers
+        self._report(count)
+        return count
+
+    def _handle(self, topic: str, records: list) -> None:
+        """Handle ``records``, isolating and dead-lettering any that can never be handled.
+        Raises (leaving ``records`` to retry) when the failure is not the records' own."""
+        chunks = [records]
+        while chunks:
+            chunk = chunks[-1]
+            try:
+                self.handlers[topic](chunk, announce=self.announce)
+            except Exception as exc:
+                if is_transient(exc):
+                    self._requeue(topic, records, chunks)
+                    raise
+                for record in chunk:
+                    self.attempts[(record.topic, record.partition, record.offset)] += 1
+                if len(chunk) > 1:
+                    middle = len(chunk) // 2
+                    chunks[-1:] = [chunk[middle:], chunk[:middle]]  # left half first
+                    continue
+                record = chunk[0]
+                tries = self.attempts[(record.topic, record.partition, record.offset)]
+                if not isinstance(exc, PoisonRecord):
+                    if not dependencies_answer():
+                        self._requeue(topic, records, chunks)
+                        raise
+                    if tries < settings.RELAY_POISON_ATTEMPTS:
+                        continue
+                try:
+                    self._dead_letter(record, exc, tries)
+                except Exception:  # Kafka or the database is away: this record waits
+                    self._requeue(topic, records, chunks)
+                    raise
+                chunks.pop()
+                continue
+            metrics.RECORDS_HANDLED.labels(topic).inc(len(chunk))
+            chunks.pop()
+
+    def _requeue(self, topic: str, records: list, chunks: list[list]) -> None:
+        """What is left of ``records`` (the chunks not yet handled, in log order) is retried."""
+        left = [r for chunk in reversed(chunks) for r in chunk]
+        if len(left) != len(records):
+            self.pending[0] = (topic, left)
+
+    def _dead_letter(self, record, exc: Exception, attempts: int) -> None:
+        logger.error(
+            "dead-lettering %s/%s@%s after %d attempt(s): %s: %s",
+            record.topic, record.partition, record.offset, attempts,
+            exc.__class__.__name__, str(exc)[:300],
+        )  # fmt: skip
+        self.dead_letter(record, exc, attempts)  # raises (and is retried) if Kafka is away
+        metrics.RECORDS_DEAD_LETTERED.labels(record.topic).inc()
+
+    def _report(self, n: int) -> None:
+        """Records/s and lag every ``log_every`` seconds, only while records flow."""
         self.count += n
         elapsed = time.monotonic() - self.since
-        if elapsed < self.every:
+        if elapsed < self.log_every:
             return
-        logger.info(
-            "relay: %.1f records/s over %.0fs, lag %s",
-            self.count / elapsed,
-            elapsed,
-            consumer.lag(),
-        )
+        if self.count:
+            lags = self.consumer.lag()
+            logger.info(
+                "relay: %.1f records/s over %.0fs, lag %d",
+                self.count / elapsed, elapsed, sum(lags.values()),
+            )  # fmt: skip
         self.count, self.since = 0, time.monotonic()
 
+    def start(self) -> None:
+        metrics.REGISTRY.register(self.lag)
 
-def run_relay(
-    *,
-    consumer,
-    handlers: dict[str, Handler],
-    announce: Announce,
-    stop: threading.Event,
-    log_every: float = 10.0,
-    on_batch: Callable[[int], None] | None = None,
-) -> None:
-    """Poll, handle, commit, until ``stop`` is set (the current batch is finished first)."""
-    stats = Throughput(log_every)
-    while not stop.is_set():
-        polled = consumer.poll(timeout_ms=250)
-        records = by_topic(polled)
-        if not records:
-            consumer.commit()  # a quiet moment: send what the interval held back
-            stats.add(0, consumer)
-            continue
-        if not all(
-            handle_until_done(handlers[topic], batch, announce, stop)
-            for topic, batch in records.items()
-        ):
-            logger.warning("stopping with an unhandled batch; it will be redelivered")
-            return
-        consumer.commit()  # after store and announce; a lost commit only redelivers
-        count = sum(len(batch) for batch in records.values())
-        stats.add(count, consumer)
-        if on_batch:
-            on_batch(count)
+    def close(self) -> None:
+        metrics.REGISTRY.unregister(self.lag)
+        if self.pending:
+            logger.warning("stopping with unhandled records; they will be redelivered")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of something the relay depends on (retry later), not of the record."""
+    return isinstance(exc, TRANSIENT)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from . import health
 from .api import api_not_found
+from .metrics import metrics_view
 
 admin.site.site_header = "Zzalu 관리"
 admin.site.site_title = "Zzalu 관리"
@@ -23,6 +24,7 @@ api = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus; nginx keeps it internal
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),

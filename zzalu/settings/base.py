@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP, offline)
     "accounts",
     "outbox",
+    "deadletters",
     "chat",
     "comments",
 ]
@@ -160,6 +161,22 @@ KAFKA_ACK_TIMEOUT = env.float("KAFKA_ACK_TIMEOUT", default=5.0)
 KAFKA_LINGER_MS = env.int("KAFKA_LINGER_MS", default=2)
 # The relay commits handled offsets at most this often (0: after every batch).
 KAFKA_RELAY_COMMIT_INTERVAL_MS = env.int("KAFKA_RELAY_COMMIT_INTERVAL_MS", default=200)
+# The largest record the app produces (the broker's default message.max.bytes): a dead letter
+# must fit any record the broker took from anyone.
+KAFKA_MAX_RECORD_BYTES = env.int("KAFKA_MAX_RECORD_BYTES", default=1048588)
+
+# --- Workers (relay, outbox sweeper, hakwon scheduler) ----------------------------------
+# A record that fails alone this many times, while the database and Redis answer, is a
+# poison record: it goes to `<topic>.dlq` and the relay moves past it.
+RELAY_POISON_ATTEMPTS = env.int("RELAY_POISON_ATTEMPTS", default=2)
+# An outbox row the broker refused this many times is marked dead; the next rows go on.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
+# Workers beat in Redis after every round that worked; /readyz calls an older beat stale.
+WORKER_HEARTBEAT_STALE_SECONDS = env.float("WORKER_HEARTBEAT_STALE_SECONDS", default=30.0)
+# Each worker serves Prometheus metrics on its own port (0: none). The web serves /metrics.
+RELAY_METRICS_PORT = env.int("RELAY_METRICS_PORT", default=9101)
+SWEEPER_METRICS_PORT = env.int("SWEEPER_METRICS_PORT", default=9102)
+SCHEDULER_METRICS_PORT = env.int("SCHEDULER_METRICS_PORT", default=9103)
 
 # --- Chat -------------------------------------------------------------------------------
 CHAT_RATE_PER_SEC = env.float("CHAT_RATE_PER_SEC", default=5.0)

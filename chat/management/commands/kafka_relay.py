@@ -1,15 +1,14 @@
 """``manage.py kafka_relay``: forward Kafka events to the channel layer (see zzalu.relay)."""
 
-import logging
-
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from chat import relay as chat_relay
 from comments import relay as hakwon_relay
+from deadletters.services import dead_letter_write
 from zzalu.kafka import make_relay_consumer, topic_name
-from zzalu.relay import Announcer, run_relay, stop_on_signals
-
-logger = logging.getLogger("zzalu.relay")
+from zzalu.relay import Announcer, Relay
+from zzalu.worker import run_worker, stop_on_signals
 
 
 class Command(BaseCommand):
@@ -17,8 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--log-every", type=float, default=10.0, help="seconds between stats")
+        parser.add_argument("--metrics-port", type=int, default=settings.RELAY_METRICS_PORT)
 
-    def handle(self, *args, log_every, **options):
+    def handle(self, *args, log_every, metrics_port, **options):
         stop = stop_on_signals()
         handlers = {
             topic_name("chat"): chat_relay.handle_batch,
@@ -26,16 +26,15 @@ class Command(BaseCommand):
         }
         consumer = make_relay_consumer(list(handlers))
         announcer = Announcer()
-        logger.info("relay started: topics %s", ", ".join(handlers))
+        relay = Relay(
+            consumer=consumer,
+            handlers=handlers,
+            announce=announcer,
+            dead_letter=dead_letter_write,
+            log_every=log_every,
+        )
         try:
-            run_relay(
-                consumer=consumer,
-                handlers=handlers,
-                announce=announcer,
-                stop=stop,
-                log_every=log_every,
-            )
+            run_worker(relay, stop=stop, metrics_port=metrics_port)
         finally:
             consumer.close()
             announcer.close()
-        logger.info("relay stopped")

@@ -33,10 +33,10 @@ class Command(BaseCommand):
             while any(consumer.position(tp) < end for tp, end in ends.items()):
                 for batch in consumer.poll(timeout_ms=1000, max_records=2000).values():
                     records += len(batch)
-                    parsed = relay.parse_batch(batch)
+                    parsed = relay.parse_batch(batch, skip_poison=True)
                     if create_missing_rooms:
                         rooms_ensure(room_ids={m.message.room_id for m in parsed.messages})
-                    relay.store_batch(parsed)
+                    relay.store_batch(parsed, strict=False)
         finally:
             consumer.close()
         stored = ChatMessage.objects.count()

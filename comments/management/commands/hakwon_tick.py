@@ -1,14 +1,24 @@
 """``manage.py hakwon_tick [--loop]``: open today's title-hakwon, close and award earlier ones."""
 
-import logging
-
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
 
 from comments.services import hakwon_tick
-from zzalu.relay import stop_on_signals
+from zzalu.worker import Worker, run_worker, stop_on_signals
 
-logger = logging.getLogger("zzalu.hakwon")
+
+class Scheduler(Worker):
+    """One tick a round (safe to rerun); a failed tick is retried with backoff."""
+
+    name = "scheduler"
+    backoff_first = 1.0
+
+    def __init__(self, *, every: float, report):
+        self.idle, self.report = every, report
+
+    def step(self) -> int:
+        self.report(hakwon_tick())
+        return 0  # then wait ``every`` seconds
 
 
 class Command(BaseCommand):
@@ -19,22 +29,18 @@ class Command(BaseCommand):
             "--loop", action="store_true", help="keep running, ticking periodically"
         )
         parser.add_argument("--every", type=float, default=60.0, help="seconds between ticks")
+        parser.add_argument("--metrics-port", type=int, default=settings.SCHEDULER_METRICS_PORT)
 
-    def handle(self, *args, loop, every, **options):
+    def handle(self, *args, loop, every, metrics_port, **options):
         if not loop:
-            self._tick()
+            self._report(hakwon_tick())
             return
         stop = stop_on_signals()
-        while not stop.is_set():
-            try:
-                close_old_connections()
-                self._tick()
-            except DatabaseError:
-                logger.exception("hakwon tick failed; retrying at the next tick")
-            stop.wait(every)
+        run_worker(
+            Scheduler(every=every, report=self._report), stop=stop, metrics_port=metrics_port
+        )
 
-    def _tick(self):
-        result = hakwon_tick()
+    def _report(self, result):
         for hakwon in result["closed"]:
             self.stdout.write(f"closed {hakwon}")
         for hakwon in result["opened"]:

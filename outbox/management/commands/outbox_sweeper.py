@@ -1,55 +1,57 @@
 """``manage.py outbox_sweeper``: publish committed outbox events to Kafka, in order."""
 
-import logging
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
 from redis import RedisError
 
 from outbox.services import outbox_publish_pending, wake_channel
-from zzalu.kafka import KafkaUnavailable
+from zzalu.metrics import register_outbox_collector
 from zzalu.redis import Lease, get_redis
-from zzalu.relay import Backoff, stop_on_signals
+from zzalu.worker import Worker, run_worker, stop_on_signals
 
-logger = logging.getLogger("zzalu.outbox")
 BATCH = 200
 
 
-class Command(BaseCommand):
-    help = "Publish outbox events (written with each hakwon change) to Kafka after commit."
+class Sweeper(Worker):
+    """One round publishes up to a batch; between rounds it sleeps until a commit wakes it
+    (Redis pub/sub) or ``poll`` seconds pass. One sweeper at a time holds the lease."""
 
-    def add_arguments(self, parser):
-        parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
+    name = "sweeper"
+    backoff_first = 0.5
 
-    def handle(self, *args, poll, **options):
-        stop = stop_on_signals()
-        lease, backoff, wakeups = Lease("outbox-sweeper"), Backoff(0.5, 10.0), None
-        logger.info("outbox sweeper started")
-        while not stop.is_set():
-            try:
-                wakeups = wakeups or _subscribe()
-                if not lease.hold():
-                    stop.wait(poll)  # another sweeper is active
-                    continue
-            except RedisError:
-                wakeups = None  # without Redis, publish anyway: receivers drop duplicates
-            try:
-                close_old_connections()
-                if outbox_publish_pending(limit=BATCH) == BATCH:
-                    continue
-                backoff.reset()
-            except (KafkaUnavailable, DatabaseError) as exc:
-                logger.warning("outbox not published (%s); retrying", exc)
-                backoff.wait(stop)
-                continue
-            if not _wait_for_wakeup(wakeups, poll, stop):
-                wakeups = None  # resubscribe on the next round
+    def __init__(self, *, poll: float, stop: threading.Event):
+        self.idle, self.stop = poll, stop
+        self.lease, self.wakeups = Lease("outbox-sweeper"), None
+
+    def step(self) -> int:
         try:
-            lease.release()
+            self.wakeups = self.wakeups or _subscribe()
+            if not self.lease.hold():
+                return 0  # another sweeper is active
+        except RedisError:
+            self.wakeups = None  # without Redis, publish anyway: receivers drop duplicates
+        published = outbox_publish_pending(limit=BATCH)  # KafkaUnavailable: backoff, retry
+        return published if published == BATCH else 0  # a full batch: go again at once
+
+    def wait_idle(self, stop: threading.Event) -> None:
+        if self.wakeups is None:
+            stop.wait(self.idle)
+            return
+        try:
+            self.wakeups.get_message(timeout=self.idle)
+            while self.wakeups.get_message(timeout=0):  # coalesce a burst of wake-ups
+                pass
+        except RedisError:
+            self.wakeups = None  # resubscribe on the next round
+            stop.wait(self.idle)
+
+    def close(self) -> None:
+        try:
+            self.lease.release()
         except RedisError:
             pass
-        logger.info("outbox sweeper stopped")
 
 
 def _subscribe():
@@ -58,16 +60,14 @@ def _subscribe():
     return pubsub
 
 
-def _wait_for_wakeup(wakeups, poll: float, stop: threading.Event) -> bool:
-    """Sleep until a commit wakes us or ``poll`` seconds pass; False if Redis failed."""
-    if wakeups is None:
-        stop.wait(poll)
-        return False
-    try:
-        wakeups.get_message(timeout=poll)
-        while wakeups.get_message(timeout=0):  # coalesce a burst of wake-ups
-            pass
-        return True
-    except RedisError:
-        stop.wait(poll)
-        return False
+class Command(BaseCommand):
+    help = "Publish outbox events (written with each hakwon change) to Kafka after commit."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
+        parser.add_argument("--metrics-port", type=int, default=settings.SWEEPER_METRICS_PORT)
+
+    def handle(self, *args, poll, metrics_port, **options):
+        stop = stop_on_signals()
+        register_outbox_collector()
+        run_worker(Sweeper(poll=poll, stop=stop), stop=stop, metrics_port=metrics_port)

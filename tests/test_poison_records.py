@@ -1,0 +1,299 @@
+"""Records no one should have written, produced straight to the topics by a foreign producer:
+each ends in ``<topic>.dlq`` while the same room's next message is delivered. Real broker,
+relay, database and channel layer; on PostgreSQL the NUL record is the one that used to stop
+every room.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from chat import events
+from chat.models import ChatMessage, ChatRoom
+from chat.services import chat_event_id
+from deadletters.models import DeadLetter
+from zzalu.kafka import dead_letter_topic, topic_name
+
+from .conftest import make_comment, make_hakwon, make_room, make_user
+from .ws import send_until_acked
+
+
+@pytest.fixture(scope="module")
+def foreign():
+    producer = KafkaProducer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, max_request_size=2_000_000
+    )
+    yield producer
+    producer.close()
+
+
+def produce(producer, topic: str, key: str, value: bytes) -> tuple[int, int]:
+    """Produce as any other program could; returns the record's partition and offset."""
+    metadata = producer.send(topic, key=key.encode(), value=value).get(timeout=10)
+    return metadata.partition, metadata.offset
+
+
+def chat_record(room_id: int, author, body: str, overrides: dict | None = None) -> bytes:
+    """A chat.message record as the socket would write it, changed by ``overrides``, encoded
+    as another program would (plain json: any number, any string)."""
+    client_msg_id = uuid.uuid4().hex
+    record = events.message_record(
+        event_id=chat_event_id(sender_id=author.pk, room_id=room_id, client_msg_id=client_msg_id),
+        room_id=room_id,
+        sender=author.public_profile,
+        body=body,
+        gif_url=None,
+        client_msg_id=client_msg_id,
+        sent_at=datetime.now(UTC),
+    )
+    record.update(overrides or {})
+    return json.dumps(record, default=str).encode()
+
+
+def dead_letter(topic: str, source: tuple[int, int], timeout: float = 10.0):
+    """The record in ``topic``'s dead-letter topic that came from ``source`` (partition,
+    offset), with its headers."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, enable_auto_commit=False
+    )
+    partition = TopicPartition(dead_letter_topic(topic), 0)
+    consumer.assign([partition])
+    consumer.seek_to_beginning(partition)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=300).values():
+                for record in records:
+                    headers = {k: v.decode() for k, v in record.headers}
+                    if (
+                        headers.get("dlq.source.partition"),
+                        headers.get("dlq.source.offset"),
+                    ) == tuple(map(str, source)):
+                        return record, headers
+    finally:
+        consumer.close()
+    raise AssertionError(f"no dead letter for {topic} {source} within {timeout}s")
+
+
+def letter_of(topic: str, source: tuple[int, int], timeout: float = 5.0) -> DeadLetter:
+    """The dead letter's index row (written right after the dead-letter record)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        letter = DeadLetter.objects.filter(
+            topic=topic, partition=source[0], offset=source[1]
+        ).first()
+        if letter is not None:
+            return letter
+        assert time.monotonic() < deadline, f"no dead-letter row for {topic} {source}"
+        time.sleep(0.1)
+
+
+def poisons(room: ChatRoom, member) -> dict[str, bytes]:
+    ghost = make_user()
+    ghost_id = ghost.pk
+    ghost.delete()
+    return {
+        "nul_in_body": chat_record(room.pk, member, "a\u0000b"),
+        "unknown_room": chat_record(10**9 + room.pk, member, "어디?"),
+        "unknown_sender": chat_record(room.pk, member, "누구?", {"sender": {"id": ghost_id}}),
+        "one_mb_body": chat_record(room.pk, member, "x" * 1_000_000),
+        "not_json": b"\xff\xfe not json at all",
+        "not_our_contract": json.dumps({"type": "chat.message", "room_id": room.pk}).encode(),
+        "huge_room_id": chat_record(room.pk, member, "big", {"room_id": 10**30}),
+    }
+
+
+POISONS = [
+    "nul_in_body",
+    "unknown_room",
+    "unknown_sender",
+    "one_mb_body",
+    "not_json",
+    "not_our_contract",
+    "huge_room_id",
+]
+
+
+@pytest.mark.parametrize("kind", POISONS)
+def test_a_poison_chat_record_is_dead_lettered_and_the_room_goes_on(live, foreign, kind):
+    room, other, member = make_room(), make_room(), make_user()
+    topic = topic_name("chat")
+    with live.room_socket(room, member) as sock, live.room_socket(other, member) as elsewhere:
+        value = poisons(room, member)[kind]
+        started = time.monotonic()
+        source = produce(foreign, topic, str(room.pk), value)
+        send_until_acked(sock, "다음 메시지", "next")
+        delivered = sock.recv_type("chat.message", timeout=5)
+        took = time.monotonic() - started
+        send_until_acked(elsewhere, "다른 방", "other")
+        assert elsewhere.recv_type("chat.message", timeout=5)["body"] == "다른 방"
+    assert delivered["body"] == "다음 메시지" and delivered["seq"] == 1
+    print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
+
+    record, headers = dead_letter(topic, source)
+    assert record.key == str(room.pk).encode()
+    assert record.value == value  # as it was, byte for byte
+    assert headers["dlq.source.topic"] == topic
+    assert int(headers["dlq.attempts"]) >= 1
+    assert headers["dlq.exception.class"] and headers["dlq.exception.message"]
+    assert datetime.fromisoformat(headers["dlq.time"].replace("Z", "+00:00"))
+    letter = letter_of(topic, source)
+    assert bytes(letter.value) == record.value
+    assert ChatMessage.objects.filter(room=room).count() == 1  # nothing of the poison stored
+
+
+def test_a_poison_hakwon_record_is_dead_lettered_and_watchers_get_the_next_event(
+    live, foreign, member_api
+):
+    hakwon = make_hakwon()
+    comment = make_comment(hakwon=hakwon)
+    topic = topic_name("hakwon")
+    with live.hakwon_socket(hakwon.pk) as watcher:
+        started = time.monotonic()
+        bad_like = json.dumps(
+            {"v": 1, "type": "comment.liked", "event_id": str(uuid.uuid4()), "hakwon_id": hakwon.pk}
+        ).encode()
+        sources = [
+            produce(foreign, topic, str(hakwon.pk), bad_like),
+            produce(foreign, topic, str(hakwon.pk), b"\x00\x01"),
+        ]
+        response = member_api.post(f"/api/comments/{comment.pk}/like/")
+        assert response.status_code == 201
+        liked = watcher.recv_type("comment.liked", timeout=10)
+        took = time.monotonic() - started
+    assert liked["comment_id"] == comment.pk and liked["like_count"] == 1
+    print(f"poison hakwon records: next event delivered {took:.2f}s after them")
+    for source in sources:
+        _, headers = dead_letter(topic, source)
+        assert headers["dlq.source.topic"] == topic
+
+
+def test_replaying_a_dead_letter_after_the_fix_stores_it_once(live, foreign):
+    member = make_user()
+    missing_room_id = 2 * 10**9 + make_room().pk
+    topic = topic_name("chat")
+    value = chat_record(missing_room_id, member, "늦게 왔어요")
+    source = produce(foreign, topic, str(missing_room_id), value)
+    dead_letter(topic, source)
+    letter = letter_of(topic, source)
+    assert "unknown room" in letter.error
+
+    ChatRoom.objects.create(pk=missing_room_id, name="이제 있어요")  # the fix
+    call_command("dead_letters", "replay")
+    call_command("dead_letters", "replay", "--all")  # replayed twice: still stored once
+    deadline = time.monotonic() + 10
+    while not ChatMessage.objects.filter(room_id=missing_room_id).exists():
+        assert time.monotonic() < deadline, "the replayed record was not stored"
+        time.sleep(0.1)
+    time.sleep(1)
+    stored = ChatMessage.objects.filter(room_id=missing_room_id)
+    assert [(m.body, m.seq) for m in stored] == [("늦게 왔어요", 1)]
+    letter.refresh_from_db()
+    assert letter.replayed_at is not None
+
+
+def scrape(url: str) -> dict[str, float]:
+    """Prometheus text as {'name{labels}': value}."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.status == 200
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def sample(samples: dict[str, float], name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for key, value in samples.items():
+        metric, _, rest = key.partition("{")
+        got = ",".join(sorted(rest.rstrip("}").split(","))) if rest else ""
+        if metric == name and got == wanted:
+            return value
+    return 0.0
+
+
+def lag(samples: dict[str, float], topic: str) -> float:
+    return sum(
+        v
+        for k, v in samples.items()
+        if k.startswith("zzalu_relay_lag_records{") and f'topic="{topic}"' in k
+    )
+
+
+def test_metrics_scrape_from_web_and_relay_and_the_relay_counters_move(live, foreign):
+    web = scrape(live.web.http + "/metrics")
+    assert "zzalu_outbox_pending_rows" in web and "zzalu_outbox_dead_rows" in web
+    topic = topic_name("chat")
+    dead_lettered = "zzalu_relay_records_dead_lettered_total"
+    before = sample(scrape(live.relay.metrics_url), dead_lettered, topic=topic)
+    produce(foreign, topic, "1", b"not json")
+    deadline = time.monotonic() + 10
+    while sample(scrape(live.relay.metrics_url), dead_lettered, topic=topic) <= before:
+        assert time.monotonic() < deadline, "the dead-letter counter did not move"
+        time.sleep(0.2)
+
+    # Lag: hold the room's row so the relay waits inside a batch; records behind it pile up.
+    room, member = make_room(), make_user()
+    with transaction.atomic():
+        ChatRoom.objects.select_for_update().get(pk=room.pk)
+        for i in range(20):
+            produce(foreign, topic, str(room.pk), chat_record(room.pk, member, f"m{i}"))
+        deadline = time.monotonic() + 10
+        while lag(scrape(live.relay.metrics_url), topic) < 10:
+            assert time.monotonic() < deadline, "the lag did not grow behind a stuck batch"
+            time.sleep(0.2)
+    deadline = time.monotonic() + 15
+    while lag(scrape(live.relay.metrics_url), topic) > 0:
+        assert time.monotonic() < deadline, "the lag did not come back to 0"
+        time.sleep(0.2)
+    assert ChatMessage.objects.filter(room=room).count() == 20
+    relay = scrape(live.relay.metrics_url)
+    assert sample(relay, "zzalu_relay_records_handled_total", topic=topic) >= 20
+    assert sample(relay, "zzalu_relay_batch_seconds_count", topic=topic) >= 1
+
+
+def readyz(web) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(web.http + "/readyz", timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def test_readyz_says_relay_stale_when_the_relay_is_stuck_or_gone(live):
+    web = live.start_web("web-stale", WORKER_HEARTBEAT_STALE_SECONDS="2")
+    assert readyz(web)[0] == 200
+    room, member = make_room(), make_user()
+    with transaction.atomic():  # stuck: waiting for a lock inside a batch
+        ChatRoom.objects.select_for_update().get(pk=room.pk)
+        with live.room_socket(room, member) as sock:
+            sock.send(type="chat.send", client_msg_id="stuck", body="기다려요")
+            sock.recv_type("chat.ack")
+            time.sleep(3.5)
+            status, body = readyz(web)
+    assert status == 503 and body["checks"]["relay"] == "stale", body
+    deadline = time.monotonic() + 10
+    while readyz(web)[0] != 200:
+        assert time.monotonic() < deadline, "readyz did not recover with the relay"
+        time.sleep(0.2)
+
+    live.relay.stop()  # gone
+    try:
+        time.sleep(2.5)
+        status, body = readyz(web)
+        assert status == 503 and body["checks"]["relay"] == "stale", body
+    finally:
+        live.relay.start()
