@@ -234,7 +234,12 @@ def lag(samples: dict[str, float], topic: str) -> float:
 
 
 def test_metrics_scrape_from_web_and_relay_and_the_relay_counters_move(live, foreign):
-    web = scrape(live.web.http + "/metrics")
+    room = make_room()
+    with live.room_socket(room, make_user()) as sock:
+        send_until_acked(sock, "세어 주세요", "counted")
+        web = scrape(live.web.http + "/metrics")
+    assert sample(web, "zzalu_open_sockets", route="rooms") >= 1
+    assert sample(web, "zzalu_socket_acks_total", route="rooms") >= 1
     assert "zzalu_outbox_pending_rows" in web and "zzalu_outbox_dead_rows" in web
     topic = topic_name("chat")
     dead_lettered = "zzalu_relay_records_dead_lettered_total"
@@ -246,7 +251,7 @@ def test_metrics_scrape_from_web_and_relay_and_the_relay_counters_move(live, for
         time.sleep(0.2)
 
     # Lag: hold the room's row so the relay waits inside a batch; records behind it pile up.
-    room, member = make_room(), make_user()
+    member = make_user()
     with transaction.atomic():
         ChatRoom.objects.select_for_update().get(pk=room.pk)
         for i in range(20):
@@ -259,7 +264,7 @@ def test_metrics_scrape_from_web_and_relay_and_the_relay_counters_move(live, for
     while lag(scrape(live.relay.metrics_url), topic) > 0:
         assert time.monotonic() < deadline, "the lag did not come back to 0"
         time.sleep(0.2)
-    assert ChatMessage.objects.filter(room=room).count() == 20
+    assert ChatMessage.objects.filter(room=room).count() == 1 + 20
     relay = scrape(live.relay.metrics_url)
     assert sample(relay, "zzalu_relay_records_handled_total", topic=topic) >= 20
     assert sample(relay, "zzalu_relay_batch_seconds_count", topic=topic) >= 1
