@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from comments.models import AwardRecord
+from zzalu import text
 
 from .models import User
 
@@ -19,7 +20,13 @@ class MemberAwardInline(admin.TabularInline):
 
 
 @admin.register(User)
-class MemberAdmin(UserAdmin):
+class MemberAdmin(text.TextFieldsAdmin, UserAdmin):
+    text_fields = {
+        "username": text.USERNAME,
+        "nickname": text.NICKNAME,
+        "profile_path": text.URL,
+        "profile_message": text.PROFILE_MESSAGE,
+    }
     list_display = ("username", "nickname", "email", "is_staff", "is_active", "date_joined")
     search_fields = ("username", "nickname", "email")
     fieldsets = (

@@ -3,22 +3,24 @@
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+
+from zzalu import text
 
 from .models import User
 
 
 class SignupForm(forms.Form):
-    username = forms.RegexField(
+    username = text.TextFormField(
+        kind=text.USERNAME,
         label="아이디",
-        regex=r"^[\w.@+-]+\Z",
-        max_length=150,
+        validators=[RegexValidator(r"^[\w.@+-]+\Z", "글자, 숫자, @ . + - _ 만 쓸 수 있어요.")],
         help_text="로그인할 때 씁니다. 글자, 숫자, @ . + - _ 만 쓸 수 있어요.",
-        error_messages={"invalid": "글자, 숫자, @ . + - _ 만 쓸 수 있어요."},
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
-    nickname = forms.CharField(
+    nickname = text.TextFormField(
+        kind=text.NICKNAME,
         label="닉네임",
-        max_length=30,
         required=False,
         help_text="다른 멤버에게 보이는 이름. 비우면 아이디를 씁니다.",
         widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
@@ -56,18 +58,13 @@ class SignupForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    nickname = forms.CharField(label="닉네임", max_length=30)
-    profile_path = forms.URLField(
+    nickname = text.TextFormField(kind=text.NICKNAME, label="닉네임")
+    profile_path = text.TextFormField(
+        kind=text.URL,
         label="프로필 이미지 주소",
-        max_length=500,
         required=False,
-        assume_scheme="https",
         help_text="https:// 로 시작하는 이미지 주소",
     )
-    profile_message = forms.CharField(label="한 줄 소개", max_length=200, required=False)
-
-    def clean_profile_path(self):
-        url = self.cleaned_data["profile_path"]
-        if url and not url.lower().startswith(("http://", "https://")):
-            raise ValidationError("http(s) 주소만 쓸 수 있어요.")
-        return url
+    profile_message = text.TextFormField(
+        kind=text.PROFILE_MESSAGE, label="한 줄 소개", required=False
+    )

@@ -1,6 +1,9 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from rest_framework import serializers
+
+from zzalu import text
 
 from .models import User
 
@@ -15,17 +18,18 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class SignupSerializer(serializers.Serializer):
-    username = serializers.RegexField(
-        r"^[\w.@+-]+\Z",
-        max_length=150,
-        error_messages={"invalid": "Letters, digits and @/./+/-/_ only."},
+    username = text.TextSerializerField(
+        kind=text.USERNAME,
+        validators=[RegexValidator(r"^[\w.@+-]+\Z", "Letters, digits and @/./+/-/_ only.")],
     )
     password = serializers.CharField(
         write_only=True, max_length=128, style={"input_type": "password"}
     )
-    nickname = serializers.CharField(max_length=30, required=False, allow_blank=True)
-    profile_path = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    profile_message = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    nickname = text.TextSerializerField(kind=text.NICKNAME, required=False, allow_blank=True)
+    profile_path = text.TextSerializerField(kind=text.URL, required=False, allow_blank=True)
+    profile_message = text.TextSerializerField(
+        kind=text.PROFILE_MESSAGE, required=False, allow_blank=True
+    )
 
     def validate_username(self, value):
         if User.objects.filter(username__iexact=value).exists():

@@ -3,12 +3,26 @@
 from django.db import IntegrityError, transaction
 
 from zzalu.errors import InvalidInput
+from zzalu.text import NICKNAME, PROFILE_MESSAGE, URL, USERNAME, clean_input
 
 from .models import User
 
 
-def user_create(*, username: str, password: str, nickname: str = "", **profile) -> User:
-    user = User(username=username, nickname=nickname or username, **profile)
+def user_create(
+    *,
+    username: str,
+    password: str,
+    nickname: str = "",
+    profile_path: str = "",
+    profile_message: str = "",
+) -> User:
+    username = clean_input(username, USERNAME, field="username")
+    user = User(
+        username=username,
+        nickname=clean_input(nickname, NICKNAME, field="nickname") or username,
+        profile_path=clean_input(profile_path, URL, field="profile_path"),
+        profile_message=clean_input(profile_message, PROFILE_MESSAGE, field="profile_message"),
+    )
     user.set_password(password)
     try:
         with transaction.atomic():
@@ -22,8 +36,8 @@ def profile_update(
     *, user: User, nickname: str, profile_path: str = "", profile_message: str = ""
 ) -> User:
     """What other members see; the nickname falls back to the username, as at signup."""
-    user.nickname = nickname.strip() or user.username
-    user.profile_path = profile_path
-    user.profile_message = profile_message.strip()
+    user.nickname = clean_input(nickname, NICKNAME, field="nickname") or user.username
+    user.profile_path = clean_input(profile_path, URL, field="profile_path")
+    user.profile_message = clean_input(profile_message, PROFILE_MESSAGE, field="profile_message")
     user.save(update_fields=["nickname", "profile_path", "profile_message"])
     return user

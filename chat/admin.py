@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from zzalu import text
 from zzalu.kafka import KafkaUnavailable
 
 from . import selectors, services
@@ -19,8 +20,9 @@ RECENT_MESSAGES = 20
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
     search_fields = ("name",)
+    text_fields = {"name": text.TAG}
 
 
 class RoomChangeList(ChangeList):
@@ -33,7 +35,8 @@ class RoomChangeList(ChangeList):
 
 
 @admin.register(ChatRoom)
-class ChatRoomAdmin(admin.ModelAdmin):
+class ChatRoomAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
+    text_fields = {"name": text.ROOM_NAME, "description": text.DESCRIPTION, "image_url": text.URL}
     list_display = (
         "name",
         "owner",

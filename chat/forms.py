@@ -3,21 +3,24 @@
 import re
 
 from django import forms
-from django.core.exceptions import ValidationError
+
+from zzalu import text
 
 from .services import MAX_TAGS
 
 
 class RoomForm(forms.Form):
-    name = forms.CharField(label="방 이름", max_length=50)
-    description = forms.CharField(
-        label="소개", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
-    image_url = forms.URLField(
-        label="대표 이미지 주소",
-        max_length=500,
+    name = text.TextFormField(kind=text.ROOM_NAME, label="방 이름")
+    description = text.TextFormField(
+        kind=text.DESCRIPTION,
+        label="소개",
         required=False,
-        assume_scheme="https",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    image_url = text.TextFormField(
+        kind=text.URL,
+        label="대표 이미지 주소",
+        required=False,
         help_text="https:// 로 시작하는 이미지나 GIF 주소 (선택)",
     )
     tags = forms.CharField(
@@ -26,12 +29,6 @@ class RoomForm(forms.Form):
         required=False,
         help_text=f"쉼표나 띄어쓰기로 구분, 최대 {MAX_TAGS}개 (예: 고양이, 동물)",
     )
-
-    def clean_image_url(self):
-        url = self.cleaned_data["image_url"]
-        if url and not url.lower().startswith(("http://", "https://")):
-            raise ValidationError("http(s) 주소만 쓸 수 있어요.")
-        return url
 
     def clean_tags(self) -> list[str]:
         # Rules for each tag (length, count, '#') live in services.room_create.

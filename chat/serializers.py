@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from zzalu import text
+
 from .models import ChatRoom
 from .services import MAX_TAGS
 
@@ -38,17 +40,12 @@ class RoomSerializer(serializers.ModelSerializer):
 
 
 class RoomCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(min_length=1, max_length=50)
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    image_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    name = text.TextSerializerField(kind=text.ROOM_NAME)
+    description = text.TextSerializerField(kind=text.DESCRIPTION, required=False, allow_blank=True)
+    image_url = text.TextSerializerField(kind=text.URL, required=False, allow_blank=True)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=30), max_length=MAX_TAGS, required=False
+        child=text.TextSerializerField(kind=text.TAG), max_length=MAX_TAGS, required=False
     )
-
-    def validate_image_url(self, value):
-        if value and not value.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError("Only http(s) URLs are allowed.")
-        return value
 
 
 class RoomLikeSerializer(serializers.Serializer):

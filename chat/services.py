@@ -18,6 +18,7 @@ from zzalu import envelope
 from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.ratelimit import take_token
+from zzalu.text import BODY, CLIENT_MSG_ID, DESCRIPTION, ROOM_NAME, TAG, URL, clean_input
 
 from . import events
 from .models import ChatMessage, ChatRoom, RoomLike, Tag
@@ -26,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 # uuid5 namespace for chat event ids: one sender, room and client_msg_id always give one id.
 EVENT_NAMESPACE = uuid.UUID("6f1d2c53-3f0e-4c47-9a52-0a7f4d3b8e21")
-MAX_BODY = 2000
-MAX_GIF_URL = 500
-MAX_CLIENT_MSG_ID = 64
 MAX_TAGS = 10
 
 
@@ -43,11 +41,11 @@ class RateLimited(ServiceError):
 def _clean_tags(tags: list[str]) -> list[str]:
     names = []
     for raw in tags:
-        name = raw.strip().lstrip("#").strip()
+        name = clean_input(
+            raw.strip().lstrip("#") if isinstance(raw, str) else raw, TAG, field="tags"
+        )
         if not name:
             raise InvalidInput("Tags cannot be empty.", field="tags")
-        if len(name) > 30:
-            raise InvalidInput("A tag is at most 30 characters.", field="tags")
         if name not in names:
             names.append(name)
     if len(names) > MAX_TAGS:
@@ -59,9 +57,14 @@ def _clean_tags(tags: list[str]) -> list[str]:
 def room_create(
     *, owner, name: str, description: str = "", image_url: str = "", tags: list[str] = ()
 ) -> ChatRoom:
+    name = clean_input(name, ROOM_NAME, field="name")
+    if not name:
+        raise InvalidInput("A room needs a name.", field="name")
+    description = clean_input(description, DESCRIPTION, field="description")
+    image_url = clean_input(image_url, URL, field="image_url")
     tag_names = _clean_tags(list(tags))
     room = ChatRoom.objects.create(
-        owner=owner, name=name.strip(), description=description, image_url=image_url
+        owner=owner, name=name, description=description, image_url=image_url
     )
     if tag_names:
         Tag.objects.bulk_create([Tag(name=n) for n in tag_names], ignore_conflicts=True)
@@ -100,29 +103,18 @@ def chat_event_id(*, sender_id: int, room_id: int, client_msg_id: str) -> str:
 
 
 def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
-    """Validate a ``chat.send`` frame; returns client_msg_id, body and gif_url, or raises."""
+    """Validate a ``chat.send`` frame (or a ``chat.message`` record: the relay checks what the
+    socket checked); returns client_msg_id, body and gif_url, or raises InvalidInput."""
     client_msg_id = payload.get("client_msg_id")
-    if not isinstance(client_msg_id, str) or not client_msg_id.strip():
-        raise InvalidInput("client_msg_id is required.")
-    if len(client_msg_id) > MAX_CLIENT_MSG_ID:
-        raise InvalidInput(f"client_msg_id is at most {MAX_CLIENT_MSG_ID} characters.")
-    body = payload.get("body", "")
+    if client_msg_id is None or (isinstance(client_msg_id, str) and not client_msg_id.strip()):
+        raise InvalidInput("client_msg_id is required.", field="client_msg_id")
+    client_msg_id = clean_input(client_msg_id, CLIENT_MSG_ID, field="client_msg_id")
+    body = payload.get("body")
+    body = "" if body is None else clean_input(body, BODY, field="body")
     gif_url = payload.get("gif_url")
-    if body is None:
-        body = ""
-    if not isinstance(body, str):
-        raise InvalidInput("body must be text.")
-    body = body.strip()
-    if len(body) > MAX_BODY:
-        raise InvalidInput(f"body is at most {MAX_BODY} characters.")
-    if gif_url in ("", None):
-        gif_url = None
-    elif not isinstance(gif_url, str) or not gif_url.startswith(("http://", "https://")):
-        raise InvalidInput("gif_url must be an http(s) URL.")
-    elif len(gif_url) > MAX_GIF_URL or any(c.isspace() for c in gif_url):
-        raise InvalidInput(f"gif_url must be a URL of at most {MAX_GIF_URL} characters.")
+    gif_url = None if gif_url is None else clean_input(gif_url, URL, field="gif_url") or None
     if not body and not gif_url:
-        raise InvalidInput("Send some text or a GIF.")
+        raise InvalidInput("Send some text or a GIF.", field="body")
     return {"client_msg_id": client_msg_id, "body": body, "gif_url": gif_url}
 
 
@@ -195,7 +187,7 @@ class IncomingMessage:
     def __post_init__(self):
         try:
             message = _message_from_record(self.record, self.partition, self.offset)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError, InvalidInput) as exc:
             raise ValueError(f"malformed chat.message record: {exc!r}") from exc
         object.__setattr__(self, "message", message)
 
@@ -203,17 +195,7 @@ class IncomingMessage:
 def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessage:
     sender = record["sender"]
     sender_id = sender.get("id")
-    client_msg_id, body, gif_url = (
-        record["client_msg_id"],
-        record.get("body") or "",
-        record.get("gif_url") or "",
-    )
-    if not isinstance(client_msg_id, str) or not 0 < len(client_msg_id) <= MAX_CLIENT_MSG_ID:
-        raise ValueError("client_msg_id")
-    if not isinstance(body, str) or len(body) > MAX_BODY:
-        raise ValueError("body")
-    if not isinstance(gif_url, str) or len(gif_url) > MAX_GIF_URL:
-        raise ValueError("gif_url")
+    clean = chat_payload_clean(record)
     return ChatMessage(
         event_id=uuid.UUID(str(record["event_id"])),
         room_id=int(record["room_id"]),
@@ -222,9 +204,9 @@ def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessa
         sender_username=str(sender.get("username", ""))[:150],
         sender_nickname=str(sender.get("nickname", ""))[:30],
         sender_profile_path=str(sender.get("profile_path") or "")[:500],
-        body=body,
-        gif_url=gif_url,
-        client_msg_id=client_msg_id,
+        body=clean["body"],
+        gif_url=clean["gif_url"] or "",
+        client_msg_id=clean["client_msg_id"],
         sent_at=envelope.parse_iso(record["sent_at"]),
         kafka_partition=partition,
         kafka_offset=offset,

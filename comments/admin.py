@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from zzalu import text
+
 from . import services
 from .models import AwardRecord, Comment, TitleHakwon
 
@@ -15,7 +17,8 @@ class AwardInline(admin.TabularInline):
 
 
 @admin.register(TitleHakwon)
-class TitleHakwonAdmin(admin.ModelAdmin):
+class TitleHakwonAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
+    text_fields = {"image_url": text.URL}
     list_display = ("open_date", "state", "image_url")
     list_filter = ("state",)
     date_hierarchy = "open_date"

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from zzalu.ratelimit import take_token
 from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer, client_msg_id_of
+from zzalu.text import CLIENT_MSG_ID, clean_input
 
 from . import events, selectors, services
 
@@ -59,6 +60,8 @@ class HakwonConsumer(EnvelopeConsumer):
         if action is None:
             raise ClientError("unknown_type", f"Unknown type {content['type']!r}.")
         member = self.require_member(content)
+        if content.get("client_msg_id") is not None:  # optional, but text like any other
+            clean_input(content["client_msg_id"], CLIENT_MSG_ID, field="client_msg_id")
         if not await take_token(f"hakwon:{member.pk}"):
             raise ClientError("rate_limited", "Slow down.", client_msg_id_of(content))
         fields = await database_sync_to_async(action)(member, content)

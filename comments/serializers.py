@@ -4,6 +4,7 @@ the serializers below describe that shape for the OpenAPI schema and validate in
 from rest_framework import serializers
 
 from accounts.serializers import MemberSerializer
+from zzalu import text
 
 from . import events
 from .models import TitleHakwon
@@ -47,7 +48,7 @@ class CommentSerializer(serializers.Serializer):
 
 
 class CommentWriteSerializer(serializers.Serializer):
-    content = serializers.CharField(max_length=500, trim_whitespace=True)
+    content = text.TextSerializerField(kind=text.COMMENT)
 
 
 class LikeSerializer(serializers.Serializer):

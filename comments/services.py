@@ -16,14 +16,13 @@ from django.db.models import F
 from outbox.services import outbox_enqueue
 from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound
 from zzalu.kafka import topic_name
+from zzalu.text import COMMENT, clean_input
 
 from . import events
 from .models import AwardRecord, Comment, CommentLike, TitleHakwon
 from .selectors import hakwon_today
 
 logger = logging.getLogger(__name__)
-
-MAX_CONTENT = 500
 
 
 class HakwonClosed(InvalidInput):
@@ -37,13 +36,9 @@ def _publish(hakwon_id: int, type_: str, **fields) -> None:
 
 
 def _clean_content(content) -> str:
-    if not isinstance(content, str):
-        raise InvalidInput("content must be text.", field="content")
-    content = content.strip()
+    content = clean_input(content, COMMENT, field="content")
     if not content:
         raise InvalidInput("Write something.", field="content")
-    if len(content) > MAX_CONTENT:
-        raise InvalidInput(f"At most {MAX_CONTENT} characters.", field="content")
     return content
 
 

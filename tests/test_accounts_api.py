@@ -48,6 +48,13 @@ def test_duplicate_username_is_400_with_a_field_message(api):
         ({"password": "password"}, "password"),
         ({"nickname": "x" * 31}, "nickname"),
         ({"profile_path": "javascript:alert(1)"}, "profile_path"),
+        ({"username": "ho\x00ng"}, "username"),
+        ({"username": "ho\x1bng"}, "username"),
+        ({"nickname": "홍\x00길동"}, "nickname"),
+        ({"nickname": "홍\x85길동"}, "nickname"),
+        ({"nickname": "홍\n길동"}, "nickname"),
+        ({"profile_message": "a\x00b"}, "profile_message"),
+        ({"profile_path": "https://x.test/\x00.png"}, "profile_path"),
     ],
 )
 def test_invalid_signup_is_400_and_creates_nobody(api, fields, field):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from unittest.mock import ANY
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -66,6 +67,20 @@ BAD_FRAMES = [
         "invalid_payload",
     ),
     (json.dumps({"type": "chat.send", "client_msg_id": "f", "body": "x" * 17000}), "too_large"),
+    # The text rule (zzalu/text.py): control characters, line breaks where one line is due.
+    (json.dumps({"type": "chat.send", "client_msg_id": "g", "body": "a\x00b"}), "invalid_payload"),
+    (json.dumps({"type": "chat.send", "client_msg_id": "h", "body": "a\x1bb"}), "invalid_payload"),
+    (json.dumps({"type": "chat.send", "client_msg_id": "i", "body": "a\x85b"}), "invalid_payload"),
+    (json.dumps({"type": "chat.send", "client_msg_id": "j\x00", "body": "x"}), "invalid_payload"),
+    (json.dumps({"type": "chat.send", "client_msg_id": "k\n", "body": "x"}), "invalid_payload"),
+    (
+        json.dumps(
+            {"type": "chat.send", "client_msg_id": "l", "gif_url": "https://x.test/a\nb.gif"}
+        ),
+        "invalid_payload",
+    ),
+    # orjson refuses a lone surrogate escape: the frame is not valid JSON to it.
+    ('{"type": "chat.send", "client_msg_id": "m", "body": "a\\ud800b"}', "invalid_json"),
 ]
 
 
@@ -84,6 +99,35 @@ def test_bad_frames_get_their_error_code_and_nothing_is_stored(room_socket, raw,
     assert list(ChatMessage.objects.filter(room=room).values_list("body", flat=True)) == [
         "still here"
     ]
+
+
+def test_a_nul_in_the_body_is_refused_by_name_and_the_room_goes_on(room_socket):
+    """The NUL probe of issue 10: PostgreSQL cannot store it, so it must never be acknowledged
+    (the relay would fail on it); the same socket and another room keep working."""
+    room, other, member = make_room(), make_room(), make_user()
+    with room_socket(room, member) as sock:
+        sock.send(type="chat.send", client_msg_id="nul", body="a\u0000b")
+        error = sock.recv_type("error")
+        assert error["code"] == "invalid_payload" and error["client_msg_id"] == "nul"
+        assert error["detail"].startswith("body: ")
+        echoed = assert_still_usable(sock, "after the NUL")
+        assert [f for f in sock.received if f["type"] == "chat.ack"] == [
+            {"type": "chat.ack", "client_msg_id": echoed["client_msg_id"], "event_id": ANY}
+        ]
+    with room_socket(other, member) as sock:
+        assert_still_usable(sock, "in another room")
+    assert echoed["seq"] == 1
+    assert list(ChatMessage.objects.filter(room=room).values_list("body", flat=True)) == [
+        "after the NUL"
+    ]
+
+
+def test_bodies_are_stored_in_nfc_and_keep_their_line_breaks(room_socket):
+    room, member = make_room(), make_user()
+    with room_socket(room, member) as sock:
+        echoed = assert_still_usable(sock, "  첫 줄\r\n\te\u0301  ")
+    assert echoed["body"] == "첫 줄\n\t\u00e9"
+    assert ChatMessage.objects.get(room=room).body == "첫 줄\n\t\u00e9"
 
 
 def test_binary_frames_are_rejected(room_socket):
@@ -167,6 +211,12 @@ def test_expired_token_closes_4401(room_socket, live):
 def test_unknown_room_closes_4404(live):
     sock = Socket(live.socket_url("/ws/rooms/987654321/"))
     assert sock.close_code() == 4404
+
+
+@pytest.mark.parametrize("path", ["/ws/nope/", "/ws/rooms/abc/", "/ws/hakwons/", "/nope"])
+def test_unknown_socket_paths_close_4404(live, path):
+    """Not an HTTP 500 from the router: accepted, then closed with the documented code."""
+    assert Socket(live.socket_url(path)).close_code() == 4404
 
 
 def test_cross_site_browser_origin_is_refused(live):

@@ -55,7 +55,7 @@ def test_comment_create_writes_the_comment_and_its_event_in_one_go(member_api):
     assert event.payload["comment"]["id"] == response.data["id"]
 
 
-@pytest.mark.parametrize("content", ["", "   ", "x" * 501])
+@pytest.mark.parametrize("content", ["", "   ", "x" * 501, "a\x00b", "a\x1bb", "a\x85b"])
 def test_invalid_content_is_400_and_nothing_is_written(member_api, content):
     hakwon = make_hakwon()
     response = member_api.post(
@@ -64,6 +64,24 @@ def test_invalid_content_is_400_and_nothing_is_written(member_api, content):
     assert response.status_code == 400
     assert "content" in response.data
     assert not Comment.objects.exists() and not OutboxEvent.objects.exists()
+
+
+def test_nul_and_lone_surrogates_are_400_for_comments_replies_and_edits(member_api):
+    hakwon = make_hakwon()
+    caption = make_comment(hakwon=hakwon, author=member_api.user, content="원래 캡션")
+    writes = [
+        ("post", f"/api/hakwons/{hakwon.pk}/comments/"),
+        ("post", f"/api/comments/{caption.pk}/replies/"),
+        ("patch", f"/api/comments/{caption.pk}/"),
+    ]
+    # A JSON escape is the only way a lone surrogate reaches a Python string.
+    for raw in ('{"content": "a\\u0000b"}', '{"content": "a\\ud800b"}'):
+        for method, url in writes:
+            response = getattr(member_api, method)(url, raw, content_type="application/json")
+            assert response.status_code == 400, (method, url, raw)
+            assert "content" in response.data
+    assert list(Comment.objects.values_list("content", flat=True)) == ["원래 캡션"]
+    assert not OutboxEvent.objects.exists()
 
 
 def test_writes_to_a_closed_hakwon_are_400(member_api):

@@ -150,6 +150,28 @@ def test_members_write_over_the_socket_with_the_same_rules(live):
     assert live.hakwon_socket(424242).close_code() == 4404
 
 
+def test_a_nul_over_the_socket_is_refused_by_name_and_the_socket_goes_on(live):
+    hakwon = make_hakwon()
+    alice = make_user()
+    with live.hakwon_socket(hakwon.pk, alice) as a:
+        for bad in ("a\u0000b", "a\u009fb"):
+            a.send(type="comment.create", content=bad, client_msg_id="bad")
+            error = a.recv_type("error")
+            assert error["code"] == "invalid_payload" and error["client_msg_id"] == "bad"
+            assert error["detail"].startswith("content: ")
+        a.send(type="comment.create", content="  e\u0301  ", client_msg_id="\u0007")
+        error = a.recv_type("error")
+        assert error["code"] == "invalid_payload" and "client_msg_id" not in error
+        a.send(type="comment.create", content="  e\u0301  ", client_msg_id="good")
+        ack = a.recv_type("comment.ack")
+        assert ack["client_msg_id"] == "good"
+        assert a.recv_type("comment.created")["comment"]["content"] == "\u00e9"
+        assert [f["client_msg_id"] for f in a.received if f["type"] == "comment.ack"] == ["good"]
+    assert list(Comment.objects.filter(hakwon=hakwon).values_list("content", flat=True)) == [
+        "\u00e9"
+    ]
+
+
 def test_moderation_delete_in_admin_reaches_watchers(live):
     hakwon = make_hakwon()
     comment = make_comment(hakwon=hakwon, content="신고된 캡션")

@@ -40,6 +40,14 @@ def test_create_room_with_tags(member_api):
         ({"name": "ok", "tags": [f"t{i}" for i in range(11)]}, "tags"),
         ({"name": "ok", "tags": ["   "]}, "tags"),
         ({"name": "ok", "tags": "not-a-list"}, "tags"),
+        ({"name": "a\x00b"}, "name"),
+        ({"name": "a\x85b"}, "name"),
+        ({"name": "two\nlines"}, "name"),
+        ({"name": "ok", "description": "a\x00b"}, "description"),
+        ({"name": "ok", "description": "a\x1bb"}, "description"),
+        ({"name": "ok", "tags": ["a\x00b"]}, "tags"),
+        ({"name": "ok", "tags": ["a\x7f"]}, "tags"),
+        ({"name": "ok", "image_url": "https://x.test/\x00.gif"}, "image_url"),
     ],
 )
 def test_invalid_room_is_400_and_nothing_is_written(member_api, body, field):

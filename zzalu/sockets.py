@@ -20,11 +20,21 @@ from redis import RedisError
 from . import envelope
 from .errors import ServiceError
 from .kafka import KafkaUnavailable
+from .text import CLIENT_MSG_ID, TextError, clean_text
 
 logger = logging.getLogger(__name__)
 
 CLOSE_INVALID_TOKEN = 4401
 CLOSE_NOT_FOUND = 4404
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """Every socket path no app serves: closed with 4404 (Channels' router would fail the
+    handshake with an HTTP 500)."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND, reason="no such socket")
 
 
 class ClientError(Exception):
@@ -45,8 +55,11 @@ def error_frame(*, code: str, detail: str, client_msg_id: str | None = None) -> 
 
 
 def client_msg_id_of(content: dict[str, Any]) -> str | None:
-    value = content.get("client_msg_id")
-    return value if isinstance(value, str) and len(value) <= 64 else None
+    """The frame's client_msg_id to echo in an answer; None when it breaks the text rule."""
+    try:
+        return clean_text(content.get("client_msg_id"), CLIENT_MSG_ID)
+    except TextError:
+        return None
 
 
 class EnvelopeConsumer(AsyncWebsocketConsumer):
