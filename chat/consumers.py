@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from redis import RedisError
 
-from zzalu import envelope
+from zzalu import envelope, metrics
 from zzalu.kafka import KafkaUnavailable
 from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
 
@@ -42,6 +42,7 @@ class ChatConsumer(EnvelopeConsumer):
     # Nothing here touches the database outside database_sync_to_async (which cleans up
     # connections itself), so sends and deliveries skip the per-event cleanup.
     fast_types = frozenset({events.GROUP_FRAMES, events.GROUP_FRAME, "websocket.receive"})
+    route = "rooms"
 
     async def open(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
@@ -109,6 +110,7 @@ class ChatConsumer(EnvelopeConsumer):
             await self.send_envelope(
                 events.ack_frame(client_msg_id=client_msg_id, event_id=event_id)
             )
+            metrics.ACKS.labels(self.route).inc()
 
     # --- group -> socket -------------------------------------------------------------------
 

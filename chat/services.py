@@ -18,6 +18,7 @@ from zzalu import envelope
 from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.ratelimit import take_token
+from zzalu.relay import PoisonRecord
 from zzalu.text import BODY, CLIENT_MSG_ID, DESCRIPTION, ROOM_NAME, TAG, URL, clean_input
 
 from . import events
@@ -171,6 +172,10 @@ def message_remove(*, message: ChatMessage) -> None:
 # --- storing (relay process) ------------------------------------------------------------------
 
 
+class UnstorableRecord(PoisonRecord):
+    """A well-formed record naming a room or member the database does not have."""
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     """A ``chat.message`` record read from Kafka, checked and turned into an unsaved row.
@@ -192,15 +197,24 @@ class IncomingMessage:
         object.__setattr__(self, "message", message)
 
 
+def _row_id(value: Any) -> int:
+    """A primary key from a record: a positive 64-bit integer, or ValueError (a larger number
+    would fail the database query, not the record's check)."""
+    number = int(value)
+    if isinstance(value, bool) or not 0 < number < 2**63:
+        raise ValueError(f"id out of range: {value!r}"[:100])
+    return number
+
+
 def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessage:
     sender = record["sender"]
     sender_id = sender.get("id")
     clean = chat_payload_clean(record)
     return ChatMessage(
         event_id=uuid.UUID(str(record["event_id"])),
-        room_id=int(record["room_id"]),
+        room_id=_row_id(record["room_id"]),
         kind=ChatMessage.Kind.TALK,
-        sender_id=None if sender_id is None else int(sender_id),
+        sender_id=None if sender_id is None else _row_id(sender_id),
         sender_username=str(sender.get("username", ""))[:150],
         sender_nickname=str(sender.get("nickname", ""))[:30],
         sender_profile_path=str(sender.get("profile_path") or "")[:500],
@@ -214,13 +228,15 @@ def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessa
 
 
 @transaction.atomic
-def message_store_batch(*, items: list[IncomingMessage]) -> list[ChatMessage]:
+def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) -> list[ChatMessage]:
     """Store a batch of chat records once each, numbering them per room in log order.
 
     Idempotent: a record whose event id is already stored (a redelivery, or a retried send,
     whose event id is derived from sender, room and client_msg_id) is not stored again but is
-    returned with its original ``seq`` so it can be announced again. Records for rooms that no
-    longer exist are dropped. Returns every stored message of the batch, by room then seq.
+    returned with its original ``seq`` so it can be announced again. A record for a room or
+    sender the database does not know raises UnstorableRecord (the relay dead-letters it);
+    with ``strict=False`` (rebuilding history) such rooms are skipped and such senders kept
+    as their snapshot. Returns every stored message of the batch, by room then seq.
     """
     by_id: dict[str, IncomingMessage] = {}
     for item in items:
@@ -255,12 +271,16 @@ def message_store_batch(*, items: list[IncomingMessage]) -> list[ChatMessage]:
     now = timezone.now()
     for room_id, messages in pending.items():
         last_seq = last_seqs.get(room_id)
+        if last_seq is None and strict:
+            raise UnstorableRecord(f"unknown room {room_id}")
         if last_seq is None:
             logger.warning("dropping %d message(s) for unknown room %s", len(messages), room_id)
             continue
         for number, message in enumerate(messages, start=last_seq + 1):
             message.seq = number
-            if message.sender_id not in known_senders:
+            if message.sender_id is not None and message.sender_id not in known_senders:
+                if strict:
+                    raise UnstorableRecord(f"unknown sender {message.sender_id}")
                 message.sender_id = None  # the member is gone; the snapshot stays
         ChatMessage.objects.bulk_create(messages)
         ChatRoom.objects.filter(pk=room_id).update(

@@ -12,6 +12,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from zzalu import metrics
 from zzalu.ratelimit import take_token
 from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer, client_msg_id_of
 from zzalu.text import CLIENT_MSG_ID, clean_input
@@ -23,6 +24,7 @@ REMEMBERED_EVENTS = 1000
 
 class HakwonConsumer(EnvelopeConsumer):
     fast_types = frozenset({events.GROUP_FRAMES})
+    route = "hakwons"
 
     async def open(self):
         self.hakwon_id = int(self.scope["url_route"]["kwargs"]["hakwon_id"])
@@ -72,6 +74,7 @@ class HakwonConsumer(EnvelopeConsumer):
                 **fields,
             )
         )
+        metrics.ACKS.labels(self.route).inc()
 
     def _create(self, member, content) -> dict[str, Any]:
         hakwon = selectors.hakwon_get(hakwon_id=self.hakwon_id)

@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from redis import RedisError
 
-from . import envelope
+from . import envelope, metrics
 from .errors import ServiceError
 from .kafka import KafkaUnavailable
 from .text import CLIENT_MSG_ID, TextError, clean_text
@@ -66,6 +66,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
     # Group message types whose handlers only forward pre-encoded frames. They skip Channels'
     # per-event database-connection cleanup, which costs a third of a delivery's time.
     fast_types: frozenset[str] = frozenset()
+    route = "socket"  # the label of this kind of socket in the metrics
 
     async def dispatch(self, message):
         if message["type"] in self.fast_types:
@@ -84,8 +85,16 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         await self.open()
 
     async def disconnect(self, code):
-        for task in self._tasks:
+        for task in getattr(self, "_tasks", ()):
             task.cancel()
+        if getattr(self, "_counted", False):
+            self._counted = False
+            metrics.OPEN_SOCKETS.labels(self.route).dec()
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self._counted = True
+        metrics.OPEN_SOCKETS.labels(self.route).inc()
 
     async def open(self) -> None:
         await self.accept()
@@ -166,6 +175,8 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=envelope.encode_text(frame))
 
     async def send_error(self, code: str, detail: str, client_msg_id: str | None = None) -> None:
+        if code == "unavailable":
+            metrics.UNAVAILABLE.labels(self.route).inc()
         await self.send_envelope(error_frame(code=code, detail=detail, client_msg_id=client_msg_id))
 
     async def close_with(self, code: int, reason: str = "") -> None:
