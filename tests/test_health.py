@@ -1,4 +1,5 @@
 import json
+import time
 import urllib.request
 
 import pytest
@@ -7,8 +8,16 @@ import pytest
 def test_healthz_and_readyz_on_the_running_server(stack):
     with urllib.request.urlopen(stack.web.http + "/healthz") as r:
         assert json.load(r) == {"status": "ok"}
-    with urllib.request.urlopen(stack.web.http + "/readyz") as r:
-        body = json.load(r)
+    # Ready once the relay has finished its first round (it joins its consumer group first).
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(stack.web.http + "/readyz") as r:
+                body = json.load(r)
+            break
+        except urllib.error.HTTPError as exc:
+            assert time.monotonic() < deadline, json.load(exc)
+            time.sleep(0.2)
     assert r.status == 200
     assert body == {
         "status": "ready",

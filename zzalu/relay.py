@@ -209,9 +209,13 @@ class Relay(Worker):
         metrics.REGISTRY.register(self.lag)
 
     def close(self) -> None:
+        """Commit what was handled (never what was only polled), leave the group."""
         metrics.REGISTRY.unregister(self.lag)
         if self.pending:
             logger.warning("stopping with unhandled records; they will be redelivered")
+        self.consumer.close()
+        if isinstance(self.announce, Announcer):
+            self.announce.close()
 
 
 def is_transient(exc: BaseException) -> bool:

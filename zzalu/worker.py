@@ -20,6 +20,8 @@ import socket
 import threading
 import time
 
+from django.conf import settings
+from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from redis import RedisError
 
@@ -153,3 +155,26 @@ def run_worker(worker: Worker, *, stop: threading.Event, metrics_port: int = 0) 
         worker.close()
         beat.forget()
         logger.info("%s stopped", worker.name)
+
+
+class WorkerCommand(BaseCommand):
+    """A management command that runs one Worker: shared options (``--metrics-port``, whose
+    default is the setting named by ``metrics_port_setting``), signals and the loop."""
+
+    metrics_port_setting = ""
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=getattr(settings, self.metrics_port_setting, 0),
+            help="serve Prometheus metrics on this port (0: don't)",
+        )
+
+    def make_worker(self, stop: threading.Event, **options) -> Worker:
+        raise NotImplementedError
+
+    def handle(self, *args, metrics_port, **options):
+        stop = stop_on_signals()
+        worker = self.make_worker(stop, **options)
+        run_worker(worker, stop=stop, metrics_port=metrics_port)

@@ -1,40 +1,30 @@
 """``manage.py kafka_relay``: forward Kafka events to the channel layer (see zzalu.relay)."""
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
-
 from chat import relay as chat_relay
 from comments import relay as hakwon_relay
 from deadletters.services import dead_letter_write
 from zzalu.kafka import make_relay_consumer, topic_name
 from zzalu.relay import Announcer, Relay
-from zzalu.worker import run_worker, stop_on_signals
+from zzalu.worker import WorkerCommand
 
 
-class Command(BaseCommand):
+class Command(WorkerCommand):
     help = "Store chat events, then announce chat and hakwon events to the sockets watching."
+    metrics_port_setting = "RELAY_METRICS_PORT"
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument("--log-every", type=float, default=10.0, help="seconds between stats")
-        parser.add_argument("--metrics-port", type=int, default=settings.RELAY_METRICS_PORT)
 
-    def handle(self, *args, log_every, metrics_port, **options):
-        stop = stop_on_signals()
+    def make_worker(self, stop, *, log_every, **options):
         handlers = {
             topic_name("chat"): chat_relay.handle_batch,
             topic_name("hakwon"): hakwon_relay.handle_batch,
         }
-        consumer = make_relay_consumer(list(handlers))
-        announcer = Announcer()
-        relay = Relay(
-            consumer=consumer,
+        return Relay(
+            consumer=make_relay_consumer(list(handlers)),
             handlers=handlers,
-            announce=announcer,
+            announce=Announcer(),
             dead_letter=dead_letter_write,
             log_every=log_every,
         )
-        try:
-            run_worker(relay, stop=stop, metrics_port=metrics_port)
-        finally:
-            consumer.close()
-            announcer.close()

@@ -1,10 +1,7 @@
 """``manage.py hakwon_tick [--loop]``: open today's title-hakwon, close and award earlier ones."""
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
-
 from comments.services import hakwon_tick
-from zzalu.worker import Worker, run_worker, stop_on_signals
+from zzalu.worker import Worker, WorkerCommand
 
 
 class Scheduler(Worker):
@@ -21,24 +18,25 @@ class Scheduler(Worker):
         return 0  # then wait ``every`` seconds
 
 
-class Command(BaseCommand):
+class Command(WorkerCommand):
     help = "Open today's title-hakwon and close earlier ones with their awards (safe to rerun)."
+    metrics_port_setting = "SCHEDULER_METRICS_PORT"
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument(
             "--loop", action="store_true", help="keep running, ticking periodically"
         )
         parser.add_argument("--every", type=float, default=60.0, help="seconds between ticks")
-        parser.add_argument("--metrics-port", type=int, default=settings.SCHEDULER_METRICS_PORT)
 
-    def handle(self, *args, loop, every, metrics_port, **options):
-        if not loop:
+    def handle(self, *args, loop, **options):
+        if loop:
+            super().handle(*args, **options)
+        else:
             self._report(hakwon_tick())
-            return
-        stop = stop_on_signals()
-        run_worker(
-            Scheduler(every=every, report=self._report), stop=stop, metrics_port=metrics_port
-        )
+
+    def make_worker(self, stop, *, every, **options):
+        return Scheduler(every=every, report=self._report)
 
     def _report(self, result):
         for hakwon in result["closed"]:

@@ -2,14 +2,12 @@
 
 import threading
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
 from redis import RedisError
 
 from outbox.services import outbox_publish_pending, wake_channel
 from zzalu.metrics import register_outbox_collector
 from zzalu.redis import Lease, get_redis
-from zzalu.worker import Worker, run_worker, stop_on_signals
+from zzalu.worker import Worker, WorkerCommand
 
 BATCH = 200
 
@@ -60,14 +58,14 @@ def _subscribe():
     return pubsub
 
 
-class Command(BaseCommand):
+class Command(WorkerCommand):
     help = "Publish outbox events (written with each hakwon change) to Kafka after commit."
+    metrics_port_setting = "SWEEPER_METRICS_PORT"
 
     def add_arguments(self, parser):
+        super().add_arguments(parser)
         parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
-        parser.add_argument("--metrics-port", type=int, default=settings.SWEEPER_METRICS_PORT)
 
-    def handle(self, *args, poll, metrics_port, **options):
-        stop = stop_on_signals()
+    def make_worker(self, stop, *, poll, **options):
         register_outbox_collector()
-        run_worker(Sweeper(poll=poll, stop=stop), stop=stop, metrics_port=metrics_port)
+        return Sweeper(poll=poll, stop=stop)
