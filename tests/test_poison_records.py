@@ -202,6 +202,21 @@ def test_replaying_a_dead_letter_after_the_fix_stores_it_once(live, foreign):
     assert letter.replayed_at is not None
 
 
+def test_staff_read_dead_letters_in_the_admin_and_cannot_change_them(live, foreign, client):
+    topic = topic_name("chat")
+    source = produce(foreign, topic, "1", b"\x00 <script>alert(1)</script>")
+    letter = letter_of(topic, source)
+    client.force_login(make_user(staff=True, is_superuser=True))
+    listing = client.get("/admin/deadletters/deadletter/")
+    assert listing.status_code == 200 and topic in listing.content.decode()
+    page = client.get(f"/admin/deadletters/deadletter/{letter.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "PoisonRecord" in html and "<script>alert(1)" not in html  # shown, escaped
+    assert client.post(f"/admin/deadletters/deadletter/{letter.pk}/delete/").status_code == 403
+    assert client.get("/admin/deadletters/deadletter/add/").status_code == 403
+
+
 def scrape(url: str) -> dict[str, float]:
     """Prometheus text as {'name{labels}': value}."""
     with urllib.request.urlopen(url, timeout=5) as response:
