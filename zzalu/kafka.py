@@ -382,6 +382,25 @@ def ensure_topics() -> list[str]:
         admin.close()
 
 
+_probes: dict[str, Producer] = {}
+
+
+def broker_answers(timeout: float = 2.0) -> None:
+    """Raises unless a broker answers a metadata request. The probe client is made once per
+    process (and bootstrap list) and keeps its connection: readiness checks every few seconds
+    must not open a connection each."""
+    servers = _servers()
+    probe = _probes.get(servers)
+    if probe is None:
+        probe = _probes[servers] = Producer(
+            {"bootstrap.servers": servers, "client.id": _client_id("probe"), "log_level": 0}
+        )
+    try:
+        probe.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaUnavailable(str(exc)) from exc
+
+
 def kafka_ready(timeout_ms: int = 2000) -> None:
     """Raises unless a broker answers a metadata request."""
     admin = make_admin(timeout_ms)
