@@ -20,10 +20,10 @@ RUN pip install -r requirements.txt
 COPY . .
 
 # Static files are baked into the image (WhiteNoise serves them). The settings refuse to load
-# without SECRET_KEY/ALLOWED_HOSTS when DEBUG is off: give them throwaway values for this step
-# only; they are not kept in the image's environment.
-RUN SECRET_KEY=build-only-not-a-secret ALLOWED_HOSTS=localhost DEBUG=false \
-    python manage.py collectstatic --noinput
+# without a real SECRET_KEY and ALLOWED_HOSTS when DEBUG is off: give them throwaway values
+# (a random key) for this step only; they are not kept in the image's environment.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    ALLOWED_HOSTS=localhost DEBUG=false python manage.py collectstatic --noinput
 
 # The code stays root-owned and read-only for the app user.
 USER zzalu

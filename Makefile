@@ -11,6 +11,10 @@ PG_URL ?= postgres://zzalu:zzalu@127.0.0.1:5432/zzalu
 .PHONY: run test lint format services services-stop services-status \
         setup topics bench
 
+# Local development, asked for explicitly: the settings default to DEBUG off (a deployment),
+# which refuses to start without a real SECRET_KEY. The tests ask in zzalu/settings/test.py.
+run setup topics: export DEBUG ?= true
+
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

@@ -100,6 +100,7 @@ ok "$("$NGINX" -v 2>&1) (for \`nginx -t\`; the image runs nginx:1.27-alpine)"
 
 # The Python half: one script, one section per argument.
 read -r -d '' CHECKS_PY <<'PY'
+import os
 import re
 import shlex
 import subprocess
@@ -258,8 +259,10 @@ def consistency():
     # Every manage.py command used anywhere must exist.
     used = sorted({w.split()[1] for w in [*long_running, *one_shot, *image_starts, *runsh]
                    if w.startswith("manage.py ") and len(w.split()) > 1})
+    # Local settings (DEBUG=true): with DEBUG off and no SECRET_KEY the settings refuse to load
+    # and `help` would list Django's own commands only.
     result = subprocess.run([sys.executable, "manage.py", "help", "--commands"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env={**os.environ, "DEBUG": "true"})
     if result.returncode != 0:
         print("  FAIL: `manage.py help --commands` failed:\n" + result.stderr[-2000:])
         return failures + 1

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-8000}
 HOST=${HOST:-127.0.0.1}
 PY=.venv/bin/python
+# Local development, asked for explicitly: the settings default to DEBUG off (a deployment).
+export DEBUG=${DEBUG:-true}
 pids=()
 
 stop_all() {

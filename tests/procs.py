@@ -37,6 +37,7 @@ def child_env(**overrides: str) -> dict[str, str]:
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "zzalu.settings.test",
+            "DEBUG": "true",  # local development, asked for (the settings default is off)
             "DATABASE_URL": test_database_url(),
             "PYTHONUNBUFFERED": "1",
             # Heavy tests send thousands of messages per member; the limit has its own test.

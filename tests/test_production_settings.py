@@ -34,11 +34,22 @@ def run(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+# A key as `secrets.token_urlsafe(50)` makes one; fixed so a failure reads the same every run.
+GOOD_KEY = "Qm3v9Xr2LpT8wZk4Yd7Hs1Nb6Fc0Jg5Ue2Ra8Vt4Wy9Ok3Pi7Lh1Mz6Xq0Cs5Dn2Bf8Gj4"
+
+
+def env_example_value(name: str) -> str:
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1]
+    raise AssertionError(f"{name} is not set in .env.example")
+
+
 @pytest.mark.parametrize(
     ("env", "missing"),
     [
         ({"ALLOWED_HOSTS": "zzalu.example"}, "SECRET_KEY"),
-        ({"SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"),
+        ({"SECRET_KEY": GOOD_KEY}, "ALLOWED_HOSTS"),
     ],
 )
 def test_debug_off_requires_secret_key_and_allowed_hosts(env, missing):
@@ -47,8 +58,53 @@ def test_debug_off_requires_secret_key_and_allowed_hosts(env, missing):
     assert missing in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("", "SECRET_KEY is not set"),
+        (GOOD_KEY[:49], "SECRET_KEY is too short (49"),
+        (env_example_value("SECRET_KEY"), "SECRET_KEY is a placeholder"),
+        ("x" * 60, "SECRET_KEY is a placeholder"),
+        ("django-insecure-" + GOOD_KEY, "SECRET_KEY is a placeholder"),
+    ],
+    ids=["empty", "short", "env-example", "one-character", "django-insecure"],
+)
+def test_debug_off_refuses_a_short_or_placeholder_secret_key(key, problem):
+    result = run("import django; django.setup()", SECRET_KEY=key, ALLOWED_HOSTS="zzalu.example")
+    assert result.returncode != 0
+    assert problem in result.stderr, result.stderr[-2000:]
+
+
+def test_debug_is_off_unless_asked_for():
+    clean = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "zzalu.settings.base",
+            "SECRET_KEY": GOOD_KEY,
+            "ALLOWED_HOSTS": "zzalu.example",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["DEBUG"] is False
+
+
+def test_local_development_asks_for_debug_explicitly():
+    assert "export DEBUG=${DEBUG:-true}" in (ROOT / "ops" / "run.sh").read_text()
+    assert "export DEBUG ?= true" in (ROOT / "Makefile").read_text()
+    assert (
+        'os.environ.setdefault("DEBUG", "true")'
+        in (ROOT / "zzalu" / "settings" / "test.py").read_text()
+    )
+
+
 def test_debug_off_turns_on_secure_cookies_hsts_and_the_proxy_header():
-    result = run(PROBE, SECRET_KEY="s" * 50, ALLOWED_HOSTS="zzalu.example")
+    result = run(PROBE, SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="zzalu.example")
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout.strip().splitlines()[-1])
     assert values["DEBUG"] is False
@@ -65,7 +121,7 @@ def test_deploy_checks_pass_with_debug_off():
             **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
             "DJANGO_SETTINGS_MODULE": "zzalu.settings.base",
             "DEBUG": "false",
-            "SECRET_KEY": "a-long-random-secret-key-for-the-deploy-check-0123456789",
+            "SECRET_KEY": GOOD_KEY,
             "ALLOWED_HOSTS": "zzalu.example",
             "SECURE_SSL_REDIRECT": "true",
             "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",

@@ -7,18 +7,42 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
-# A missing SECRET_KEY is only tolerated for local development.
-SECRET_KEY = env(
-    "SECRET_KEY",
-    default="dev-insecure-key-only-for-local-development" if DEBUG else environ.Env.NOTSET,
-)
+# Off unless asked for: `make run` and the tests ask for local development with DEBUG=true.
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _secret_key_problem(key: str) -> str | None:
+    """Why a key cannot sign sessions and JWTs in a deployment, or None. Anyone who knows the
+    key can forge a login for any member, so a known or guessable one is refused."""
+    if not key:
+        return "is not set"
+    if len(key) < 50:
+        return f"is too short ({len(key)} characters; at least 50)"
+    lowered = key.lower()
+    if len(set(key)) < 5 or any(
+        word in lowered for word in ("change-me", "changeme", "placeholder", "insecure")
+    ):
+        return "is a placeholder (such as the one in .env.example)"
+    return None
+
+
+if DEBUG:  # local development only: a fixed key is fine where nothing is public
+    SECRET_KEY = env("SECRET_KEY", default="dev-insecure-key-only-for-local-development")
+else:
+    SECRET_KEY = env("SECRET_KEY", default="")
+    if problem := _secret_key_problem(SECRET_KEY):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY {problem}. With DEBUG off it must be a long random secret: "
+            'python3 -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else environ.Env.NOTSET
 )

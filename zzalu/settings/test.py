@@ -14,6 +14,8 @@ os.environ.setdefault("KAFKA_TOPIC_PREFIX", f"test-{_run}.")
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"test-{_run}")
 os.environ.setdefault("CACHE_PREFIX", f"test-{_run}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+# Local development, asked for explicitly (the default is off); child processes inherit it.
+os.environ.setdefault("DEBUG", "true")
 
 from .base import *  # noqa: E402,F403
 from .base import BASE_DIR, DATABASES  # noqa: E402
