@@ -5,7 +5,8 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from comments.selectors import award_list
@@ -16,11 +17,13 @@ from .services import profile_update, user_create
 
 
 def _next_url(request) -> str:
+    """Where to go next, as a URL: answer it with HttpResponseRedirect, not redirect(), which
+    would try a ``next`` without "/" or "." as a view name (a 500)."""
     wanted = request.POST.get("next") or request.GET.get("next") or ""
     allowed = url_has_allowed_host_and_scheme(
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return wanted if allowed else settings.LOGIN_REDIRECT_URL
+    return wanted if allowed else resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 class LoginPage(LoginView):
@@ -30,7 +33,7 @@ class LoginPage(LoginView):
 
 def signup(request):
     if request.user.is_authenticated:
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = user_create(
@@ -40,7 +43,7 @@ def signup(request):
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"환영해요, {user.display_name} 님!")
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
 
 

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -81,4 +81,5 @@ def room_like(request, room_id: int):
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("room-detail", args=[room.pk])
-    return redirect(back)
+    # Not redirect(): it would try a ``next`` without "/" or "." as a view name (a 500).
+    return HttpResponseRedirect(back)

@@ -2,7 +2,20 @@
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 from rest_framework.throttling import ScopedRateThrottle
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's, but JSON nested too deeply for Python's parser (~1000 levels) is a 400: DRF
+    turns only ValueError into a ParseError, and the RecursionError was a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply.") from exc
 
 
 class WriteThrottle(ScopedRateThrottle):

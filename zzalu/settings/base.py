@@ -229,7 +229,7 @@ REST_FRAMEWORK = {
     # JSON and plain forms only: the schema offers no multipart, which Daphne's HTTP layer
     # parses itself and answers with a bare 400 when malformed.
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "zzalu.api.JSONParser",  # DRF's, with too-deep nesting a 400
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
