@@ -41,6 +41,11 @@ def hakwon_group(hakwon_id: int) -> str:
     return f"hakwon.{hakwon_id}"
 
 
+def comment_text(comment) -> str:
+    """What anyone is shown of a comment's text: nothing once it is deleted."""
+    return DELETED_TEXT if comment.is_deleted else comment.content
+
+
 def comment_data(comment) -> dict[str, Any]:
     """A comment as the API and the socket both show it (``liked`` is added per reader)."""
     return {
@@ -48,7 +53,7 @@ def comment_data(comment) -> dict[str, Any]:
         "hakwon_id": comment.hakwon_id,
         "parent_id": comment.parent_id,
         "author": comment.author.public_profile,
-        "content": DELETED_TEXT if comment.is_deleted else comment.content,
+        "content": comment_text(comment),
         "is_edited": comment.is_edited,
         "is_deleted": comment.is_deleted,
         "like_count": comment.like_count,
@@ -64,7 +69,7 @@ def award_data(award) -> dict[str, Any]:
         "like_count": award.like_count,
         "member": award.user.public_profile,
         "comment_id": award.comment_id,
-        "content": award.comment.content,
+        "content": comment_text(award.comment),
     }
 
 

@@ -80,7 +80,7 @@ class AwardSerializer(serializers.Serializer):
                 "image_url": award.hakwon.image_url,
             },
             "comment_id": award.comment_id,
-            "content": award.comment.content,
+            "content": events.comment_text(award.comment),
             "member": MemberSerializer(award.user).data,
         }
 

@@ -105,7 +105,8 @@ def comment_edit(*, comment: Comment, user, content: str) -> Comment:
 def comment_delete(*, comment: Comment, user) -> None:
     """Authors delete while the hakwon is open; moderators (staff) delete any time.
 
-    A comment with replies becomes a placeholder so its thread stays readable.
+    A comment with replies becomes a placeholder so its thread stays readable; its text is
+    blanked in the row itself, so no list, award or page can show it again.
     """
     comment = _locked(comment)
     _require_author_or_staff(comment, user)
@@ -115,7 +116,7 @@ def comment_delete(*, comment: Comment, user) -> None:
         _require_open(comment.hakwon)
     comment_id, placeholder = comment.pk, comment.reply_count > 0
     if placeholder:
-        Comment.objects.filter(pk=comment.pk).update(is_deleted=True)
+        Comment.objects.filter(pk=comment.pk).update(is_deleted=True, content=events.DELETED_TEXT)
     else:
         comment.delete()
         if comment.parent_id:
@@ -137,13 +138,16 @@ def _like_count(comment_id: int) -> int:
 
 
 def comment_like(*, comment: Comment, user) -> int:
-    """Like once (Conflict if already liked); returns the new count."""
+    """Like once (Conflict if already liked; Forbidden for one's own comment: likes decide the
+    awards); returns the new count."""
     try:
         with transaction.atomic():
             comment = _locked(comment)
             if comment.is_deleted:
                 raise NotFound("That comment was deleted.")
             _require_open(comment.hakwon)
+            if comment.author_id == user.pk:
+                raise Forbidden("You cannot like your own comment.", code="own_comment")
             CommentLike.objects.create(comment=comment, user=user)
             Comment.objects.filter(pk=comment.pk).update(like_count=F("like_count") + 1)
             count = _like_count(comment.pk)

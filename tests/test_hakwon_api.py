@@ -244,3 +244,60 @@ def test_member_awards(api):
     assert awards[0]["rank"] == 1 and awards[0]["content"] == "우승 캡션"
     assert awards[0]["hakwon"]["id"] == hakwon.pk and awards[0]["like_count"] == 9
     assert api.get("/api/users/nobody/awards/").data["results"] == []
+
+
+def test_a_member_cannot_like_their_own_comment(member_api):
+    hakwon = make_hakwon()
+    own = make_comment(hakwon=hakwon, author=member_api.user)
+    response = member_api.post(f"/api/comments/{own.pk}/like/")
+    assert response.status_code == 403 and response.data["code"] == "own_comment"
+    own.refresh_from_db()
+    assert own.like_count == 0 and not CommentLike.objects.exists()
+    assert not OutboxEvent.objects.exists()
+    other = make_comment(hakwon=hakwon)
+    assert member_api.post(f"/api/comments/{other.pk}/like/").status_code == 201
+
+
+def test_a_deleted_comments_text_is_blank_everywhere(api, client):
+    """A placeholder (a deleted comment with replies) in lists, replies, best, awards, pages."""
+    from comments.services import comment_delete, hakwon_close
+
+    hakwon = make_hakwon(open_date=hakwon_today() - timedelta(days=1))
+    winner = make_user(username="deleted-winner")
+    secret = "지워진 우승 캡션"
+    caption = make_comment(hakwon=hakwon, author=winner, content=secret, likes=5)
+    reply = make_comment(hakwon=hakwon, parent=caption, content="답글")
+    Comment.objects.filter(pk=caption.pk).update(reply_count=1)
+    hakwon_close(hakwon=hakwon)  # the caption wins, then a moderator deletes it
+    comment_delete(comment=caption, user=make_user(staff=True))
+    caption.refresh_from_db()
+    assert caption.is_deleted and caption.content == ""
+
+    listed = api.get(f"/api/hakwons/{hakwon.pk}/comments/").data["results"]
+    assert [(c["id"], c["content"]) for c in listed] == [(caption.pk, "")]
+    replies = api.get(f"/api/comments/{caption.pk}/replies/").data["results"]
+    assert [c["id"] for c in replies] == [reply.pk]
+    awards = api.get(f"/api/users/{winner.username}/awards/").data["results"]
+    assert [(a["comment_id"], a["content"]) for a in awards] == [(caption.pk, "")]
+    assert api.get(f"/api/hakwons/{hakwon.pk}/comments/best/").data == []
+    pages = [f"/members/{winner.username}/", f"/hakwon/{hakwon.pk}/", "/hakwon/"]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert secret not in response.content.decode(), path
+    assert secret not in str(api.get(f"/api/hakwons/{hakwon.pk}/comments/best/?limit=50").data)
+
+
+def test_text_of_comments_deleted_before_the_migration_is_blanked():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    hakwon = make_hakwon()
+    old = make_comment(hakwon=hakwon, content="예전에 지운 댓글")
+    kept = make_comment(hakwon=hakwon, content="남은 댓글")
+    Comment.objects.filter(pk=old.pk).update(is_deleted=True)
+    migration = import_module("comments.migrations.0002_blank_deleted_comment_text")
+    migration.blank_deleted_text(apps, None)
+    assert Comment.objects.get(pk=old.pk).content == ""
+    assert Comment.objects.get(pk=kept.pk).content == "남은 댓글"

@@ -187,3 +187,17 @@ def test_moderation_delete_in_admin_reaches_watchers(live):
         deleted = watcher.recv_type("comment.deleted", timeout=10)
     assert deleted["comment_id"] == comment.pk and deleted["placeholder"] is False
     assert not Comment.objects.filter(pk=comment.pk).exists()
+
+
+def test_liking_ones_own_comment_over_the_socket_is_an_own_comment_error(live):
+    hakwon = make_hakwon()
+    author = make_user()
+    comment = make_comment(hakwon=hakwon, author=author)
+    with live.hakwon_socket(hakwon.pk, author) as socket:
+        socket.send(type="comment.like", comment_id=comment.pk, client_msg_id="own")
+        error = socket.recv_type("error")
+        assert error["code"] == "own_comment" and error["client_msg_id"] == "own"
+        socket.send(type="comment.create", content="소켓은 그대로", client_msg_id="next")
+        assert socket.recv_type("comment.ack")["client_msg_id"] == "next"
+    comment.refresh_from_db()
+    assert comment.like_count == 0

@@ -51,7 +51,9 @@ const STATES = {
 // --- the list -----------------------------------------------------------------------------------
 
 function item(comment) {
-  const node = commentItem(comment, { canReply: state.open && loggedIn, canLike: state.open });
+  // One's own comment cannot be liked (the API answers 403 own_comment): no button to press.
+  const own = loggedIn && String(comment.author.id) === root.dataset.meId;
+  const node = commentItem(comment, { canReply: state.open && loggedIn, canLike: state.open && !own });
   state.items.set(comment.id, node);
   return node;
 }
