@@ -2,6 +2,8 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import serializers as jwt_serializers
 
 from zzalu import text
 
@@ -43,3 +45,20 @@ class SignupSerializer(serializers.Serializer):
         except ValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from exc
         return attrs
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    """simplejwt's (a deactivated member's refresh answers 401), but a member deleted since
+    the token was issued is a 401 too rather than a 500."""
+
+    def validate(self, attrs):
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist as exc:
+            raise AuthenticationFailed(
+                self.error_messages["no_active_account"], "no_active_account"
+            ) from exc
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh = serializers.CharField(help_text="A refresh token of the member logging out.")

@@ -1,6 +1,8 @@
 """Member writes."""
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from zzalu.errors import InvalidInput
 from zzalu.text import NICKNAME, PROFILE_MESSAGE, URL, USERNAME, clean_input
@@ -41,3 +43,15 @@ def profile_update(
     user.profile_message = clean_input(profile_message, PROFILE_MESSAGE, field="profile_message")
     user.save(update_fields=["nickname", "profile_path", "profile_message"])
     return user
+
+
+def refresh_tokens_revoke(*, user_id: int) -> int:
+    """Blacklist every refresh token the member still holds (logout, a password change): a
+    refresh with any of them answers 401 from now on. Returns how many were revoked."""
+    live = OutstandingToken.objects.filter(
+        user_id=user_id, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
+    )
+    return len(revoked)

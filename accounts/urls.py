@@ -7,5 +7,6 @@ urlpatterns = [
     path("auth/signup/", apis.SignupApi.as_view(), name="api-signup"),
     path("auth/token/", TokenObtainPairView.as_view(), name="api-token"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/logout/", apis.LogoutApi.as_view(), name="api-logout"),
     path("me/", apis.MeApi.as_view(), name="api-me"),
 ]

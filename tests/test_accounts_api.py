@@ -79,3 +79,80 @@ def test_bad_credentials_and_bad_tokens_are_401(api):
     api.credentials()
     assert api.get("/api/me/").status_code == 401
     assert api.post("/api/auth/token/refresh/", {"refresh": "x"}, format="json").status_code == 401
+
+
+# --- refresh tokens can be taken back -----------------------------------------------------------
+
+
+def tokens(api, username="hong", password="meme-lover-2026") -> dict:
+    response = api.post(
+        "/api/auth/token/", {"username": username, "password": password}, format="json"
+    )
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def refresh(api, token: str):
+    return api.post("/api/auth/token/refresh/", {"refresh": token}, format="json")
+
+
+def test_a_refresh_rotates_and_the_old_refresh_token_is_then_refused(api):
+    signup(api)
+    first = tokens(api)["refresh"]
+    rotated = refresh(api, first)
+    assert rotated.status_code == 200 and rotated.data["refresh"] != first
+    again = refresh(api, first)
+    assert again.status_code == 401 and again.data["code"] == "token_not_valid"
+    assert refresh(api, rotated.data["refresh"]).status_code == 200
+
+
+def test_api_logout_takes_back_every_refresh_token_of_the_member(api):
+    signup(api)
+    signup(api, username="other")
+    phone, laptop, others = tokens(api)["refresh"], tokens(api)["refresh"], tokens(api, "other")
+    assert api.post("/api/auth/logout/", {"refresh": phone}, format="json").status_code == 204
+    assert refresh(api, phone).status_code == 401
+    assert refresh(api, laptop).status_code == 401
+    assert refresh(api, others["refresh"]).status_code == 200  # another member is untouched
+    assert api.post("/api/auth/logout/", {"refresh": laptop}, format="json").status_code == 401
+    assert api.post("/api/auth/logout/", {"refresh": "x"}, format="json").status_code == 401
+    assert api.post("/api/auth/logout/", {}, format="json").status_code == 400
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "post" in schema["paths"]["/api/auth/logout/"]
+
+
+@pytest.mark.parametrize("logout_path", ["/accounts/logout/", "/admin/logout/"])
+def test_page_logout_takes_back_the_members_refresh_tokens(api, client, logout_path):
+    signup(api)
+    User.objects.filter(username="hong").update(is_staff=True)
+    held = tokens(api)["refresh"]
+    assert client.login(username="hong", password="meme-lover-2026")
+    assert client.post(logout_path).status_code in (200, 302)
+    assert refresh(api, held).status_code == 401
+
+
+def test_a_password_change_takes_back_the_members_refresh_tokens(api, client):
+    from .conftest import make_user
+
+    signup(api)
+    held = tokens(api)["refresh"]
+    member = User.objects.get(username="hong")
+    client.force_login(make_user(staff=True, is_superuser=True))
+    changed = client.post(
+        f"/admin/accounts/user/{member.pk}/password/",
+        {"password1": "new-meme-lover-2027", "password2": "new-meme-lover-2027"},
+    )
+    assert changed.status_code == 302
+    assert refresh(api, held).status_code == 401
+    assert refresh(api, tokens(api, password="new-meme-lover-2027")["refresh"]).status_code == 200
+
+
+def test_a_deactivated_or_deleted_members_refresh_token_is_refused(api):
+    signup(api)
+    signup(api, username="gone")
+    held, gone = tokens(api)["refresh"], tokens(api, "gone")["refresh"]
+    User.objects.filter(username="hong").update(is_active=False)
+    refused = refresh(api, held)
+    assert refused.status_code == 401 and "No active account" in refused.data["detail"]
+    User.objects.filter(username="gone").delete()
+    assert refresh(api, gone).status_code == 401
