@@ -5,6 +5,9 @@ remembers the last ``seq`` it sent; a group message that skips ahead makes it fe
 range from the database first, and every heartbeat checks the room's tail the same way. That
 one rule covers a relay crash between storing and announcing, a Redis restart and a lost
 group membership.
+
+A socket replays at most CHAT_CATCH_UP_LIMIT missed messages: when more are missing it sends
+``chat.gap`` and then the newest ones (the page offers the older ones from the history API).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from zzalu.kafka import KafkaUnavailable
 from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
 
 from . import events, selectors
-from .presence import presence_leave, presence_touch
+from .presence import presence_count, presence_leave, presence_touch
 from .services import chat_message_submit, presence_announce
 
 logger = logging.getLogger(__name__)
@@ -134,6 +137,12 @@ class ChatConsumer(EnvelopeConsumer):
 
     async def _send_stored(self, *, upto_seq: int) -> None:
         """Send stored messages after ``last_seq`` up to ``upto_seq`` (caller holds the lock)."""
+        oldest_replayed = upto_seq - settings.CHAT_CATCH_UP_LIMIT + 1
+        if oldest_replayed > self.last_seq + 1:
+            await self.send_envelope(
+                events.gap_frame(after_seq=self.last_seq, before_seq=oldest_replayed)
+            )
+            self.last_seq = oldest_replayed - 1
         while self.last_seq < upto_seq:
             page = await database_sync_to_async(selectors.messages_between)(
                 room_id=self.room_id,
@@ -162,8 +171,24 @@ class ChatConsumer(EnvelopeConsumer):
                 await self._send_stored(upto_seq=tail)
 
     async def _announce(self, change: str) -> None:
-        nickname = self.user.display_name if self.user and self.user.is_authenticated else None
+        # Members are announced to the room through Kafka. An anonymous reader costs no Kafka
+        # record and no frame to the room (it counts online through its Redis lease); on
+        # arrival it alone is told the count.
+        if not (self.user and self.user.is_authenticated):
+            if change == "joined":
+                try:
+                    online = await presence_count(room_id=self.room_id)
+                except RedisError:
+                    return
+                await self.send_envelope(
+                    events.presence_frame(
+                        room_id=self.room_id, online=online, change=change, who=None
+                    )
+                )
+            return
         try:
-            await presence_announce(room_id=self.room_id, change=change, nickname=nickname)
+            await presence_announce(
+                room_id=self.room_id, change=change, nickname=self.user.display_name
+            )
         except KafkaUnavailable:
             pass  # presence is best effort; counts come from Redis leases anyway

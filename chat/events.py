@@ -20,6 +20,7 @@ from zzalu import envelope
 CHAT_MESSAGE = "chat.message"
 CHAT_REMOVED = "chat.removed"
 CHAT_ACK = "chat.ack"
+CHAT_GAP = "chat.gap"
 ROOM_PRESENCE = "room.presence"
 
 GROUP_FRAMES = "chat.frames"
@@ -98,6 +99,12 @@ def presence_frame(*, room_id: int, online: int, change: str, who: dict | None) 
 
 def ack_frame(*, client_msg_id: str, event_id: str) -> dict[str, Any]:
     return envelope.make(CHAT_ACK, client_msg_id=client_msg_id, event_id=event_id)
+
+
+def gap_frame(*, after_seq: int, before_seq: int) -> dict[str, Any]:
+    """Messages after ``after_seq`` and before ``before_seq`` were not replayed: the history
+    API has them."""
+    return envelope.make(CHAT_GAP, after_seq=after_seq, before_seq=before_seq)
 
 
 def frames_group_message(*, room_id: int, messages) -> dict[str, Any]:

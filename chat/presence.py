@@ -27,6 +27,16 @@ async def presence_leave(*, room_id: int, socket_id: str) -> None:
     await get_async_redis().zrem(_room_key(room_id), socket_id)
 
 
+async def presence_count(*, room_id: int) -> int:
+    """Live sockets in one room, from a socket's event loop."""
+    client = get_async_redis()
+    now = (await client.time())[0]
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.zremrangebyscore(_room_key(room_id), "-inf", now)
+        pipe.zcard(_room_key(room_id))
+        return int((await pipe.execute())[1])
+
+
 def online_counts(room_ids: list[int]) -> dict[int, int]:
     """Live sockets per room; expired leases are dropped on the way."""
     if not room_ids:

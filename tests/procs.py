@@ -43,6 +43,10 @@ def child_env(**overrides: str) -> dict[str, str]:
             # Heavy tests send thousands of messages per member; the limit has its own test.
             "CHAT_RATE_PER_SEC": "100000",
             "CHAT_RATE_BURST": "100000",
+            # Every test socket comes from 127.0.0.1 and many share a member; the caps have
+            # their own tests (tests/test_socket_limits.py).
+            "SOCKET_LIMIT_PER_MEMBER": "100000",
+            "SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS": "100000",
             "SOCKET_HEARTBEAT_SECONDS": "2",
             "LOG_LEVEL": "INFO",
         }

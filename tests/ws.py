@@ -14,17 +14,31 @@ from websockets.sync.client import connect
 class Socket:
     """Frames are read in order; asking for one type leaves the others queued for later."""
 
-    def __init__(self, url: str, origin: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        origin: str | None = None,
+        headers: dict[str, str] | None = None,
+        subprotocols: list[str] | None = None,
+    ):
         self.url = url
         # Keep reading frames into memory whatever the test is doing, and send no keepalive
         # pings: a test that reads one socket while another fills up must not make the
         # client give the other up for a missing pong queued behind unread frames.
         self._connection = connect(
-            url, open_timeout=10, origin=origin, max_size=2**22, max_queue=None, ping_interval=None
+            url,
+            open_timeout=10,
+            origin=origin,
+            additional_headers=headers,
+            subprotocols=subprotocols,
+            max_size=2**22,
+            max_queue=None,
+            ping_interval=None,
         )
         self.conn = self._connection.__enter__()
         self.received: list[dict[str, Any]] = []  # everything, in arrival order
         self.pending: deque[dict[str, Any]] = deque()  # arrived, not yet taken
+        self.close_reason: str | None = None
 
     def __enter__(self) -> Socket:
         return self
@@ -89,11 +103,18 @@ class Socket:
         return frames
 
     def close_code(self, timeout: float = 10) -> int | None:
-        """Wait for the server to close the socket; returns its close code."""
+        """Wait for the server to close the socket; returns its close code. The reason, from
+        the close frame or the ``closing`` frame before it, is kept in ``close_reason``."""
+        for frame in self.pending:
+            if frame["type"] == "closing":
+                self.close_reason = frame["reason"]
         try:
             while True:
-                self._read(timeout)
+                if (frame := self._read(timeout))["type"] == "closing":
+                    self.close_reason = frame["reason"]
         except ConnectionClosed as exc:
+            if exc.rcvd and exc.rcvd.reason:
+                self.close_reason = exc.rcvd.reason
             return exc.rcvd.code if exc.rcvd else None
 
 

@@ -1,4 +1,5 @@
-"""What every app socket shares: JSON envelopes in and out, errors as frames, close codes.
+"""What every app socket shares: JSON envelopes in and out, errors as frames, close codes,
+the caps on concurrent sockets and the member re-check.
 
 Subclasses implement ``open`` (after authentication), ``receive_envelope`` (one ``type`` switch)
 and group handlers named after the group message types.
@@ -9,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from redis import RedisError
@@ -20,12 +24,15 @@ from redis import RedisError
 from . import envelope, metrics
 from .errors import ServiceError
 from .kafka import KafkaUnavailable
+from .ratelimit import socket_slot_release, socket_slot_renew, socket_slot_take
 from .text import CLIENT_MSG_ID, TextError, clean_text
+from .ws_auth import member_recheck, socket_member, token_refresh_expiry
 
 logger = logging.getLogger(__name__)
 
-CLOSE_INVALID_TOKEN = 4401
+CLOSE_INVALID_TOKEN = 4401  # also: the member's account, password or session changed
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY = 4429
 
 
 class UnknownPathConsumer(AsyncWebsocketConsumer):
@@ -54,6 +61,18 @@ def error_frame(*, code: str, detail: str, client_msg_id: str | None = None) -> 
     return frame
 
 
+def client_address(scope) -> str:
+    """The client's address as the API's throttles see it (DRF's rule): behind NUM_PROXIES
+    proxies, the address the outermost trusted proxy saw in X-Forwarded-For."""
+    peer = (scope.get("client") or ("unknown",))[0]
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    forwarded = dict(scope.get("headers") or ()).get(b"x-forwarded-for")
+    if not proxies or not forwarded:
+        return peer
+    hops = forwarded.decode("latin-1").split(",")
+    return hops[-min(proxies, len(hops))].strip()
+
+
 def client_msg_id_of(content: dict[str, Any]) -> str | None:
     """The frame's client_msg_id to echo in an answer; None when it breaks the text rule."""
     try:
@@ -79,10 +98,20 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         self._tasks: set[asyncio.Task] = set()
+        self._closing = False
+        self._slot: str | None = None  # the holder whose concurrent-socket slot this is
         if self.scope.get("auth_error"):
             await self.close_with(CLOSE_INVALID_TOKEN, self.scope["auth_error"])
             return
+        self.member = socket_member(self.scope)
+        if not await self._take_slot():
+            return
         await self.open()
+        if self._closing:
+            return
+        self.every(settings.SOCKET_HEARTBEAT_SECONDS, self._keep_alive)
+        if self.member is not None and self.member.token_expires_at is not None:
+            self.spawn(self._close_when_token_expires())
 
     async def disconnect(self, code):
         for task in getattr(self, "_tasks", ()):
@@ -90,14 +119,80 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         if getattr(self, "_counted", False):
             self._counted = False
             metrics.OPEN_SOCKETS.labels(self.route).dec()
+        if getattr(self, "_slot", None) is not None:
+            holder, self._slot = self._slot, None
+            try:
+                await socket_slot_release(holder, self.channel_name)
+            except RedisError:  # the lease expires by itself
+                pass
 
     async def accept(self, subprotocol=None, headers=None):
-        await super().accept(subprotocol, headers)
+        # A client that offered the bearer subprotocol must get it back (browsers insist).
+        await super().accept(subprotocol or self.scope.get("auth_subprotocol"), headers)
         self._counted = True
         metrics.OPEN_SOCKETS.labels(self.route).inc()
 
+    async def close(self, code=None, reason=None):
+        self._closing = True
+        await super().close(code=code, reason=reason)
+
     async def open(self) -> None:
         await self.accept()
+
+    # --- who may hold this socket ----------------------------------------------------------
+
+    async def _take_slot(self) -> bool:
+        """Hold one of the member's (or, anonymous, the address's) concurrent sockets; closes
+        with 4429 when they are all taken. Without Redis the socket opens uncounted."""
+        if self.member is not None:
+            holder = f"member:{self.member.user_id}"
+            cap, why = settings.SOCKET_LIMIT_PER_MEMBER, "too many sockets for this member"
+        else:
+            holder = f"address:{client_address(self.scope)}"
+            cap, why = settings.SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS, "too many sockets from here"
+        try:
+            taken = await socket_slot_take(holder, self.channel_name, cap=cap)
+        except RedisError:
+            logger.warning("socket cap not checked for %s", holder, exc_info=True)
+            return True
+        if not taken:
+            await self.close_with(CLOSE_TOO_MANY, why)
+            return False
+        self._slot = holder
+        return True
+
+    async def _keep_alive(self) -> None:
+        """Every heartbeat: make sure the member still may use the socket; renew its slot."""
+        if self.member is not None:
+            reason = await database_sync_to_async(member_recheck)(self.member)
+            if reason is not None:
+                await self.close_with(CLOSE_INVALID_TOKEN, reason)
+                return
+        if self._slot is not None:
+            await socket_slot_renew(self._slot, self.channel_name)
+
+    async def _close_when_token_expires(self) -> None:
+        # auth.refresh moves the expiry on while this sleeps.
+        while (left := self.member.token_expires_at - time.time()) > 0:
+            await asyncio.sleep(left)
+        await self.close_with(CLOSE_INVALID_TOKEN, "token expired")
+
+    async def auth_refresh(self, content: dict[str, Any]) -> None:
+        expires_at = None
+        if self.member is not None:
+            expires_at = token_refresh_expiry(self.member, content.get("token"))
+        if expires_at is None:
+            raise ClientError(
+                "invalid_token",
+                "Send a valid, unexpired access token of this socket's member "
+                "(only sockets opened with a token take one).",
+            )
+        self.member.token_expires_at = expires_at
+        await self.send_envelope(
+            envelope.make(
+                "auth.ack", expires_at=envelope.iso(datetime.fromtimestamp(expires_at, UTC))
+            )
+        )
 
     def spawn(self, coro: Awaitable) -> asyncio.Task:
         """Run work beside the receive loop (waiting for Kafka, heartbeats); cancelled on close."""
@@ -132,7 +227,10 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         content: dict[str, Any] = {}
         try:
             content = self._parse(text_data, bytes_data)
-            await self.receive_envelope(content)
+            if content["type"] == "auth.refresh":  # every socket takes it
+                await self.auth_refresh(content)
+            else:
+                await self.receive_envelope(content)
         except ClientError as exc:
             await self.send_error(exc.code, exc.detail, exc.client_msg_id)
         except ServiceError as exc:
@@ -180,5 +278,9 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         await self.send_envelope(error_frame(code=code, detail=detail, client_msg_id=client_msg_id))
 
     async def close_with(self, code: int, reason: str = "") -> None:
-        await self.accept()
+        """Close with an app close code, telling why in a last ``closing`` frame first: Daphne
+        drops the reason of a close frame."""
+        if not getattr(self, "_counted", False):  # not accepted yet
+            await self.accept()
+        await self.send_envelope(envelope.make("closing", code=code, reason=reason))
         await self.close(code=code, reason=reason)

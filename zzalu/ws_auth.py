@@ -1,11 +1,22 @@
-"""WebSocket authentication: Django's session cookie, or ``?token=<JWT access token>``.
+"""WebSocket authentication: Django's session cookie, or a JWT access token.
 
+The token travels in the ``Sec-WebSocket-Protocol`` header (subprotocols ``["zzalu.bearer",
+"<token>"]``; the socket is accepted with ``zzalu.bearer``), which no access log records, or as
+``?token=`` for clients that cannot set that header (the stack's access logs drop query strings).
 A token that is present but invalid or expired is remembered in ``scope["auth_error"]`` so the
 consumer can close with 4401 (rather than silently treating the client as anonymous).
+
+An open socket keeps answering to its member's account: ``member_recheck`` runs every heartbeat
+and names the reason to close (deactivated or deleted, password changed, logged out of the
+session the socket came with); a token socket also ends when its token expires, unless the
+client sent a fresh token (``token_refresh_expiry``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
@@ -13,41 +24,134 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.utils.crypto import constant_time_compare
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+BEARER_SUBPROTOCOL = "zzalu.bearer"
 
-@database_sync_to_async
-def _user_for_token(raw: str):
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: Any
+    expires_at: float  # Unix time
+
+
+def token_claims(raw: str) -> TokenClaims | None:
+    """The claims of a valid, unexpired access token; None for anything else."""
     try:
         token = AccessToken(raw)
     except TokenError:
         return None
-    user_id = token.get(api_settings.USER_ID_CLAIM)
+    return TokenClaims(user_id=token.get(api_settings.USER_ID_CLAIM), expires_at=token["exp"])
+
+
+def _raw_token(scope) -> str | None:
+    offered = list(scope.get("subprotocols") or ())
+    if BEARER_SUBPROTOCOL in offered:
+        at = offered.index(BEARER_SUBPROTOCOL) + 1
+        return offered[at] if at < len(offered) else ""
+    return parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
+
+
+@database_sync_to_async
+def _active_user(user_id):
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 
 
-class JWTQueryAuthMiddleware(BaseMiddleware):
+class JWTAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
-        query = parse_qs(scope.get("query_string", b"").decode())
-        raw = query.get("token", [None])[0]
+        raw = _raw_token(scope)
         if raw is not None:
             scope = dict(scope)
-            user = await _user_for_token(raw)
+            if BEARER_SUBPROTOCOL in (scope.get("subprotocols") or ()):
+                # Browsers fail a handshake that does not answer the offered subprotocol, so it
+                # is answered even when the token is refused (the client then sees 4401).
+                scope["auth_subprotocol"] = BEARER_SUBPROTOCOL
+            claims = token_claims(raw)
+            user = None if claims is None else await _active_user(claims.user_id)
             if user is None:
                 scope["user"] = AnonymousUser()
                 scope["auth_error"] = "invalid or expired token"
             else:
                 scope["user"] = user
+                scope["token_expires_at"] = claims.expires_at
         return await super().__call__(scope, receive, send)
 
 
 def SocketAuthStack(inner):  # noqa: N802 - reads like Channels' AuthMiddlewareStack
-    """Session auth first; a token in the query string, when given, decides instead."""
-    return AuthMiddlewareStack(JWTQueryAuthMiddleware(inner))
+    """Session auth first; a token, when given, decides instead."""
+    return AuthMiddlewareStack(JWTAuthMiddleware(inner))
+
+
+# --- re-checking an open socket's member -------------------------------------------------------
+
+
+@dataclass
+class SocketMember:
+    """What an open socket remembers about its member, to re-check every heartbeat."""
+
+    user_id: Any
+    auth_hash: str  # user.get_session_auth_hash() at connect: it changes with the password
+    session_key: str | None = None  # session-cookie sockets
+    token_expires_at: float | None = None  # token sockets; moved on by auth.refresh
+
+
+def socket_member(scope) -> SocketMember | None:
+    """The member a just-authenticated socket belongs to; None for an anonymous socket."""
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return None
+    member = SocketMember(user_id=user.pk, auth_hash=user.get_session_auth_hash())
+    if "token_expires_at" in scope:
+        member.token_expires_at = scope["token_expires_at"]
+    elif scope.get("session") is not None:
+        member.session_key = scope["session"].session_key
+    return member
+
+
+def member_recheck(member: SocketMember) -> str | None:
+    """Why the member may no longer use this socket (the close reason), or None.
+
+    Session sockets answer to their session as a page request does (it must still exist, name
+    the member and carry the current password hash: logout and password changes end it);
+    token sockets answer to the password hash they opened with.
+    """
+    user = get_user_model()._default_manager.filter(pk=member.user_id).first()
+    if user is None or not user.is_active:
+        return "account deactivated"
+    current = user.get_session_auth_hash()
+    if member.session_key is None:
+        return None if constant_time_compare(member.auth_hash, current) else "password changed"
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=member.session_key)
+    session = store.load()
+    if session.get(SESSION_KEY) != user._meta.pk.value_to_string(user):
+        return "logged out"
+    stored = session.get(HASH_SESSION_KEY) or ""
+    hashes = [current, *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(stored, h) for h in hashes):
+        return "password changed"
+    return None
+
+
+def token_refresh_expiry(member: SocketMember, raw: Any) -> float | None:
+    """The socket's new expiry if ``raw`` is a valid access token for its member, else None.
+
+    The password hash the socket opened with still decides: after a password change the
+    socket closes at the next heartbeat whatever token it was given.
+    """
+    if not isinstance(raw, str) or member.token_expires_at is None:
+        return None
+    claims = token_claims(raw)
+    if claims is None or str(claims.user_id) != str(member.user_id):
+        return None
+    return max(member.token_expires_at, claims.expires_at)
+
+
+# --- origin ---------------------------------------------------------------------------------------
 
 
 class BrowserOriginValidator(OriginValidator):

@@ -1,11 +1,13 @@
 // A WebSocket that reopens by itself. After a drop it waits 0.5 s, 1 s, 2 s, ... up to 10 s
 // (with jitter, so a restarted server is not hit by every page at once) and tries again;
 // `query()` is asked for the URL's query string on every attempt (the chat passes after_seq).
-// Close codes 4401 (bad token) and 4404 (no such room) are final.
+// Close codes 4401 (bad token, or the member logged out) and 4404 (no such room) are final;
+// after 4429 (too many sockets) the next try waits the longest delay.
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
 const FINAL_CODES = new Set([4401, 4404]);
+const TOO_MANY = 4429;
 
 export class LiveSocket {
   constructor(path, { onFrame, onState = () => {}, onOpen = () => {}, query = () => "" }) {
@@ -73,6 +75,7 @@ export class LiveSocket {
         this.#setState("closed");
         return;
       }
+      if (event.code === TOO_MANY) this.failures = Math.max(this.failures, 5);
       this.#schedule();
     });
   }

@@ -213,6 +213,12 @@ CHAT_HISTORY_PAGE = 50
 CHAT_HISTORY_MAX = 200
 PRESENCE_TTL_SECONDS = env.int("PRESENCE_TTL_SECONDS", default=60)
 SOCKET_HEARTBEAT_SECONDS = env.float("SOCKET_HEARTBEAT_SECONDS", default=20.0)
+# Concurrent sockets (chat and hakwon together, across every server process): per member, and
+# per client address for anonymous sockets. The next one is closed with 4429.
+SOCKET_LIMIT_PER_MEMBER = env.int("SOCKET_LIMIT_PER_MEMBER", default=20)
+SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS = env.int("SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS", default=50)
+# A socket replays at most this many missed messages; older ones are offered as a `chat.gap`.
+CHAT_CATCH_UP_LIMIT = env.int("CHAT_CATCH_UP_LIMIT", default=500)
 # Off unless the benchmark turns it on: the Channels-tutorial consumer used as a baseline.
 BENCH_DIRECT_ROUTE = env.bool("BENCH_DIRECT_ROUTE", default=False)
 

@@ -51,6 +51,16 @@ export class MessageList {
     this.list.append(el("li", "notice", text));
   }
 
+  // A marker where messages after `afterSeq` were not replayed (they are filled in before it
+  // by add(), which places each message by its seq).
+  gap(afterSeq) {
+    const item = el("li", "gap");
+    item.dataset.seq = String(afterSeq + 0.5);
+    const next = [...this.list.children].find((node) => Number(node.dataset.seq) > afterSeq);
+    this.list.insertBefore(item, next || null);
+    return item;
+  }
+
   #item(frame) {
     const sender = frame.sender || {};
     const mine = this.meId !== null && sender.id === this.meId;

@@ -1,6 +1,6 @@
 // The room page: wires the socket client (socket.js) to the drawing (render.js), the send box,
 // "load older" and the scroll position.
-import { show, showOnline } from "../dom.js";
+import { el, show, showOnline } from "../dom.js";
 import { request } from "../http.js";
 import { enterSubmits } from "../keys.js";
 import { enhanceLikeForms } from "../like.js";
@@ -80,6 +80,7 @@ const client = new ChatClient({
         if (pinned) toBottom();
       }
     },
+    gap: ({ after_seq: after, before_seq: before }) => offerMissed(after, before),
     state(name) {
       root.dataset.state = name;
       status.textContent = STATES[name] ?? "";
@@ -122,6 +123,38 @@ olderButton.addEventListener("click", async () => {
     olderButton.disabled = false;
   }
 });
+
+// Too much was missed for the socket to replay (chat.gap): a button where the missing messages
+// belong loads them from the history API, newest first, one page per click.
+function offerMissed(after, before) {
+  let upto = before; // the oldest message shown after the gap
+  const marker = list.gap(after);
+  const button = el("button", "button button--quiet load-older");
+  button.type = "button";
+  button.dataset.loadMissed = "";
+  const label = () => `놓친 메시지 ${upto - after - 1}개 보기`;
+  button.textContent = label();
+  marker.append(button);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const url = `${root.dataset.messagesUrl}?before_seq=${upto}&limit=${PAGE}`;
+      const { ok, data } = await request(url);
+      if (!ok) throw new Error("history");
+      const missed = data.results.filter((frame) => frame.seq > after);
+      const keep = log.scrollHeight - log.scrollTop; // hold the reader's place
+      client.add(missed);
+      log.scrollTop = log.scrollHeight - keep;
+      upto = missed.length ? missed[0].seq : after + 1;
+      if (upto <= after + 1) marker.remove();
+      else button.textContent = label();
+    } catch {
+      button.textContent = "불러오지 못했어요. 다시 시도";
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
 
 // --- the send box ------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 // The chat room's socket client (docs/protocol.md, "Chat room socket").
 //
 // - Reconnects by itself (LiveSocket) with ?after_seq=<the highest seq it has shown>, so the
-//   server first replays exactly what was missed.
+//   server first replays exactly what was missed (at most CHAT_CATCH_UP_LIMIT messages: beyond
+//   that a `chat.gap` frame comes first, and the page offers the rest from the history API).
 // - Every message goes through one gate that drops a seq it already has: a replay, a history
 //   page and the live stream may overlap without anything being shown twice.
 // - One send at a time. Its client_msg_id is kept until the server acknowledges it: a send cut
@@ -17,7 +18,7 @@ function newClientMsgId() {
 }
 
 export class ChatClient {
-  // view: {message(frame), removed(seq), presence(frame), state(name),
+  // view: {message(frame), removed(seq), presence(frame), gap(frame), state(name),
   //        waiting(send), sent(send), failed(send|null, code, detail)}
   constructor({ wsPath, view }) {
     this.view = view;
@@ -91,6 +92,9 @@ export class ChatClient {
         break;
       case "room.presence":
         this.view.presence(frame);
+        break;
+      case "chat.gap":
+        this.view.gap(frame);
         break;
       case "error":
         this.#fail(frame.client_msg_id, frame.code, frame.detail);
