@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from zzalu import envelope
-from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
+from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord
@@ -161,8 +161,14 @@ def _log_lost_presence(acked) -> None:
         logger.info("presence event not stored: %s", acked.exception())
 
 
-def message_remove(*, message: ChatMessage) -> None:
+# Moderators remove messages with this permission (the admin's action asks for the same).
+REMOVE_MESSAGES_PERMISSION = "chat.change_chatmessage"
+
+
+def message_remove(*, message: ChatMessage, user) -> None:
     """Moderation: ask the log to remove a message; the relay applies and announces it."""
+    if not user.has_perm(REMOVE_MESSAGES_PERMISSION):
+        raise Forbidden("Removing messages needs the permission to change messages.")
     record = events.removed_record(
         room_id=message.room_id, event_id=str(message.event_id), seq=message.seq
     )

@@ -27,14 +27,15 @@ class TitleHakwonAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
     inlines = [AwardInline]
     actions = ["open_now", "close_now"]
 
-    @admin.action(description="Open now")
+    # "change": comments.change_titlehakwon, which the services check again.
+    @admin.action(permissions=["change"], description="Open now")
     def open_now(self, request, queryset):
-        opened = sum(services.hakwon_open(hakwon=h) for h in queryset)
+        opened = sum(services.hakwon_open(hakwon=h, user=request.user) for h in queryset)
         self.message_user(request, f"Opened {opened} title-hakwon(s).", messages.SUCCESS)
 
-    @admin.action(description="Close now and record awards")
+    @admin.action(permissions=["change"], description="Close now and record awards")
     def close_now(self, request, queryset):
-        awards = sum(len(services.hakwon_close(hakwon=h)) for h in queryset)
+        awards = sum(len(services.hakwon_close(hakwon=h, user=request.user)) for h in queryset)
         self.message_user(request, f"Closed; {awards} award(s) recorded.", messages.SUCCESS)
 
 
@@ -62,7 +63,11 @@ class CommentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # deletes go through the moderation action, which tells the watchers
 
-    @admin.action(description="Delete as moderation (watchers see it go)")
+    def has_moderate_permission(self, request):
+        return request.user.has_perm(services.DELETE_COMMENTS_PERMISSION)
+
+    # "moderate": the delete permission (above), which services.comment_delete checks again.
+    @admin.action(permissions=["moderate"], description="Delete as moderation (watchers see it go)")
     def moderate_delete(self, request, queryset):
         count = 0
         for comment in queryset.filter(is_deleted=False):

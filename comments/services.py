@@ -47,9 +47,22 @@ def _require_open(hakwon: TitleHakwon) -> None:
         raise HakwonClosed("This title-hakwon is not open.")
 
 
-def _require_author_or_staff(comment: Comment, user) -> None:
-    if not (user.is_staff or comment.author_id == user.pk):
+# What a moderator needs, in the admin and through the API alike (the admin's actions declare
+# the same permissions).
+EDIT_COMMENTS_PERMISSION = "comments.change_comment"
+DELETE_COMMENTS_PERMISSION = "comments.delete_comment"
+RUN_HAKWONS_PERMISSION = "comments.change_titlehakwon"
+
+
+def _require_author_or(comment: Comment, user, permission: str) -> None:
+    if not (comment.author_id == user.pk or user.has_perm(permission)):
         raise Forbidden("Only the author or a moderator can do that.")
+
+
+def _require_permission(user, permission: str) -> None:
+    """``user`` None is the system itself (the scheduler), which may."""
+    if user is not None and not user.has_perm(permission):
+        raise Forbidden("You do not have the permission to do that.")
 
 
 def _locked(comment: Comment) -> Comment:
@@ -90,7 +103,7 @@ def reply_create(*, parent: Comment, author, content: str) -> Comment:
 @transaction.atomic
 def comment_edit(*, comment: Comment, user, content: str) -> Comment:
     comment = _locked(comment)
-    _require_author_or_staff(comment, user)
+    _require_author_or(comment, user, EDIT_COMMENTS_PERMISSION)
     if comment.is_deleted:
         raise NotFound("That comment was deleted.")
     _require_open(comment.hakwon)
@@ -103,16 +116,16 @@ def comment_edit(*, comment: Comment, user, content: str) -> Comment:
 
 @transaction.atomic
 def comment_delete(*, comment: Comment, user) -> None:
-    """Authors delete while the hakwon is open; moderators (staff) delete any time.
+    """Authors delete while the hakwon is open; moderators (the delete permission) any time.
 
     A comment with replies becomes a placeholder so its thread stays readable; its text is
     blanked in the row itself, so no list, award or page can show it again.
     """
     comment = _locked(comment)
-    _require_author_or_staff(comment, user)
+    _require_author_or(comment, user, DELETE_COMMENTS_PERMISSION)
     if comment.is_deleted:
         raise NotFound("That comment was already deleted.")
-    if not user.is_staff:
+    if not user.has_perm(DELETE_COMMENTS_PERMISSION):
         _require_open(comment.hakwon)
     comment_id, placeholder = comment.pk, comment.reply_count > 0
     if placeholder:
@@ -177,8 +190,10 @@ def comment_unlike(*, comment: Comment, user) -> int:
 
 
 @transaction.atomic
-def hakwon_open(*, hakwon: TitleHakwon) -> bool:
-    """Open a hakwon that has not opened yet; False if it was already open or closed."""
+def hakwon_open(*, hakwon: TitleHakwon, user=None) -> bool:
+    """Open a hakwon that has not opened yet; False if it was already open or closed.
+    ``user``: the moderator asking (None: the scheduler)."""
+    _require_permission(user, RUN_HAKWONS_PERMISSION)
     updated = TitleHakwon.objects.filter(pk=hakwon.pk, state=TitleHakwon.State.NOT_OPEN).update(
         state=TitleHakwon.State.PROCEED
     )
@@ -186,11 +201,13 @@ def hakwon_open(*, hakwon: TitleHakwon) -> bool:
 
 
 @transaction.atomic
-def hakwon_close(*, hakwon: TitleHakwon) -> list[AwardRecord]:
+def hakwon_close(*, hakwon: TitleHakwon, user=None) -> list[AwardRecord]:
     """Close an open hakwon and award the three most-liked captions (ties: earlier first).
 
-    Closing twice changes nothing: only an open hakwon is closed and awarded.
+    Closing twice changes nothing: only an open hakwon is closed and awarded. ``user``: the
+    moderator asking (None: the scheduler).
     """
+    _require_permission(user, RUN_HAKWONS_PERMISSION)
     hakwon = TitleHakwon.objects.select_for_update().get(pk=hakwon.pk)
     if hakwon.state != TitleHakwon.State.PROCEED:
         return []

@@ -57,7 +57,8 @@ def test_every_event_on_both_topics_matches_its_schema(live):
             gif_url="https://g.test/a.gif",
         )
         sock.recv_type("chat.message")
-        message_remove(message=ChatMessage.objects.get(room=room))
+        moderator = make_user(staff=True, is_superuser=True)
+        message_remove(message=ChatMessage.objects.get(room=room), user=moderator)
         sock.recv_type("chat.removed")
 
     today = make_hakwon()

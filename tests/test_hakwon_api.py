@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from comments.models import Comment, CommentLike
 from comments.selectors import hakwon_today
@@ -131,8 +132,9 @@ def test_only_the_author_or_staff_edit_and_delete(member_api, api):
     assert edited.status_code == 200
     assert edited.data["content"] == "고친 캡션" and edited.data["is_edited"] is True
 
-    staff = make_user(staff=True)
-    member_api.force_authenticate(staff)
+    moderator = make_user(staff=True)
+    moderator.user_permissions.add(Permission.objects.get(codename="delete_comment"))
+    member_api.force_authenticate(moderator)
     assert member_api.delete(f"/api/comments/{theirs.pk}/").status_code == 204
     assert not Comment.objects.filter(pk=theirs.pk).exists()
     assert member_api.delete(f"/api/comments/{theirs.pk}/").status_code == 404
@@ -269,7 +271,7 @@ def test_a_deleted_comments_text_is_blank_everywhere(api, client):
     reply = make_comment(hakwon=hakwon, parent=caption, content="답글")
     Comment.objects.filter(pk=caption.pk).update(reply_count=1)
     hakwon_close(hakwon=hakwon)  # the caption wins, then a moderator deletes it
-    comment_delete(comment=caption, user=make_user(staff=True))
+    comment_delete(comment=caption, user=make_user(staff=True, is_superuser=True))
     caption.refresh_from_db()
     assert caption.is_deleted and caption.content == ""
 
