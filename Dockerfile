@@ -30,4 +30,5 @@ USER zzalu
 EXPOSE 8000
 
 # No HEALTHCHECK here: the relay, sweeper and scheduler run this image too (compose checks web).
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "zzalu.asgi:application"]
+# --verbosity 0: no Daphne access log (it writes query strings); the app writes its own.
+CMD ["daphne", "--verbosity", "0", "-b", "0.0.0.0", "-p", "8000", "zzalu.asgi:application"]

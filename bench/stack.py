@@ -129,11 +129,15 @@ class Proc:
 
 
 def web_argv(server: str, port: int) -> list[str]:
+    # The servers' own access logs are off: the app writes one without query strings, which
+    # may carry a token (zzalu.logs.AccessLog).
     if server == "daphne":
         return [
             sys.executable,
             "-m",
             "daphne",
+            "--verbosity",
+            "0",
             "-b",
             "127.0.0.1",
             "-p",

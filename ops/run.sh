@@ -21,7 +21,8 @@ trap stop_all INT TERM EXIT
 $PY manage.py kafka_relay & pids+=($!)
 $PY manage.py outbox_sweeper & pids+=($!)
 $PY manage.py hakwon_tick --loop & pids+=($!)
-$PY -m daphne -b "$HOST" -p "$PORT" zzalu.asgi:application & pids+=($!)
+# Daphne's access log (which writes query strings, tokens included) is off: the app writes its own.
+$PY -m daphne --verbosity 0 -b "$HOST" -p "$PORT" zzalu.asgi:application & pids+=($!)
 
 echo "Zzalu Realtime is up: http://$HOST:$PORT/  (API docs: http://$HOST:$PORT/api/docs/)"
 echo "Demo member: demo / zzalu-demo-1234. Ctrl-C stops everything."

@@ -154,3 +154,75 @@ def Relay(name: str = "relay", **env) -> Worker:  # noqa: N802 - reads as a proc
 
 def Sweeper(name: str = "sweeper", **env) -> Worker:  # noqa: N802
     return Worker(name, "outbox_sweeper", **{"SWEEPER_METRICS_PORT": "0", **env})
+
+
+NGINX = ROOT / ".local" / "deploy-check" / "nginx" / "usr" / "sbin" / "nginx"
+
+
+def nginx_binary() -> Path:
+    """Debian's nginx binary, unpacked (never installed) where ops/deploy-check.sh keeps it."""
+    if not NGINX.exists():
+        unpack = NGINX.parents[2]
+        download = unpack.parent / "download"
+        download.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", "nginx"], cwd=download, check=True)
+        deb = next(download.glob("nginx_*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpack)], check=True)
+        deb.unlink()
+    return NGINX
+
+
+class Nginx(Proc):
+    """ops/nginx/nginx.conf, run for real in front of one upstream, on a port of its own.
+
+    Only what ties the file to Docker changes: the listen port, the upstream address, paths
+    of this machine, and its logs written to files of the test run.
+    """
+
+    def __init__(self, name: str, upstream_port: int):
+        self.port = free_port()
+        self.access_log = settings.TEST_RUN_DIR / f"{name}-access.log"
+        self.error_log = settings.TEST_RUN_DIR / f"{name}-error.log"
+        prefix = settings.TEST_RUN_DIR / name
+        (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+        (prefix / "tmp").chmod(0o777)  # workers run as nobody when the tests run as root
+        (prefix / "mime.types").write_text("types {\n    text/html html;\n}\n")
+        temp = " ".join(
+            f"{kind}_temp_path {prefix}/tmp/{kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        conf = (ROOT / "ops" / "nginx" / "nginx.conf").read_text()
+        for old, new in [
+            ("include /etc/nginx/mime.types;", f"include {prefix}/mime.types;"),
+            ("\nhttp {", f"\nhttp {{\n    {temp}"),
+            ("listen 80 default_server;", f"listen 127.0.0.1:{self.port} default_server;"),
+            ("http://web:8000;", f"http://127.0.0.1:{upstream_port};"),
+            ("access_log /dev/stdout", f"access_log {self.access_log}"),
+            ("error_log /dev/stderr", f"error_log {self.error_log}"),
+        ]:
+            assert old in conf, f"ops/nginx/nginx.conf no longer has {old!r}"
+            conf = conf.replace(old, new)
+        (prefix / "nginx.conf").write_text(conf)
+        argv = [str(nginx_binary()), "-p", f"{prefix}/", "-c", f"{prefix}/nginx.conf"]
+        super().__init__(name, [*argv, "-g", f"pid {prefix}/nginx.pid; daemon off;"], {})
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> Nginx:
+        super().start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.http + "/lb-healthz", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer in 10s:\n{self.log_tail()}")
