@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from zzalu.api import WriteThrottle, query_params
+from zzalu.api import AnonReadThrottle, WriteThrottle, query_params
 
 from . import events, selectors, services
 from .models import ChatRoom
@@ -21,7 +21,7 @@ from .serializers import (
 
 class RoomListApi(generics.ListCreateAPIView):
     serializer_class = RoomSerializer
-    throttle_classes = [WriteThrottle]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
 
     def get_queryset(self):
         return selectors.room_list(
@@ -69,7 +69,7 @@ class RoomDetailApi(APIView):
 
 class RoomLikeApi(APIView):
     permission_classes = [IsAuthenticated]
-    throttle_classes = [WriteThrottle]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
 
     @extend_schema(request=None, responses={201: RoomLikeSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request, room_id: int):

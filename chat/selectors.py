@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from redis import RedisError
 
+from zzalu.text import SEARCH, clean_input
+
 from .models import ChatMessage, ChatRoom, RoomLike
 from .presence import online_counts
 
@@ -20,8 +22,10 @@ ROOM_ORDERINGS = {
 
 
 def room_list(*, search: str = "", ordering: str = "recent") -> QuerySet[ChatRoom]:
+    """Rooms by name or tag; InvalidInput for a search term that breaks the text rule (e.g.
+    over 100 characters: a long ``icontains`` is a cheap way to make the database work)."""
     rooms = ChatRoom.objects.select_related("owner").prefetch_related("tags")
-    search = search.strip().lstrip("#")
+    search = clean_input(search, SEARCH, field="search").lstrip("#")
     if search:
         rooms = rooms.filter(Q(name__icontains=search) | Q(tags__name__iexact=search)).distinct()
     return rooms.order_by(*ROOM_ORDERINGS.get(ordering, ROOM_ORDERINGS["recent"]))

@@ -13,6 +13,7 @@ from zzalu.errors import Conflict, InvalidInput, NotFound
 
 from . import events, selectors, services
 from .forms import RoomForm
+from .models import ChatRoom
 
 ROOMS_PER_PAGE = 20
 
@@ -22,7 +23,14 @@ def room_list(request):
     sort = request.GET.get("sort", "recent")
     if sort not in selectors.ROOM_ORDERINGS:
         sort = "recent"
-    matching = selectors.room_list(search=search, ordering=sort)
+    try:
+        matching = selectors.room_list(search=search, ordering=sort)
+    except InvalidInput as exc:
+        nothing = Paginator(ChatRoom.objects.none(), ROOMS_PER_PAGE).get_page(1)
+        context = {"rooms": [], "page": nothing, "search": "", "sort": sort}
+        return render(
+            request, "chat/room_list.html", {**context, "search_error": exc.detail}, status=400
+        )
     page = Paginator(matching, ROOMS_PER_PAGE).get_page(request.GET.get("page"))
     rooms = list(page)
     room_ids = [r.pk for r in rooms]

@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from zzalu.api import WriteThrottle, query_params
+from zzalu.api import AnonReadThrottle, WriteThrottle, query_params
 from zzalu.errors import NotFound
 
 from . import selectors, services
@@ -94,7 +94,7 @@ class HakwonDetailApi(APIView):
 class HakwonCommentsApi(generics.GenericAPIView):
     serializer_class = CommentSerializer
     pagination_class = CommentCursor
-    throttle_classes = [WriteThrottle]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
 
     @extend_schema(
         parameters=[CommentQuerySerializer],
@@ -133,7 +133,7 @@ class HakwonBestApi(APIView):
 
 class CommentDetailApi(APIView):
     permission_classes = [IsAuthenticated]
-    throttle_classes = [WriteThrottle]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
 
     @extend_schema(
         request=CommentWriteSerializer,
@@ -156,7 +156,7 @@ class CommentDetailApi(APIView):
 class CommentRepliesApi(generics.GenericAPIView):
     serializer_class = CommentSerializer
     pagination_class = ReplyCursor
-    throttle_classes = [WriteThrottle]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
 
     @extend_schema(responses={200: CommentSerializer(many=True), 404: ERROR})
     def get(self, request, comment_id: int):
@@ -181,7 +181,7 @@ class CommentRepliesApi(generics.GenericAPIView):
 
 class CommentLikeApi(APIView):
     permission_classes = [IsAuthenticated]
-    throttle_classes = [WriteThrottle]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
 
     @extend_schema(
         request=None, responses={201: LikeSerializer, 400: ERROR, 404: ERROR, 409: ERROR}

@@ -75,6 +75,35 @@ def test_search_by_name_or_tag_and_order_by_likes(api):
     assert by_tag["count"] == 2
 
 
+def test_search_terms_are_at_most_100_characters(api, client):
+    room = make_room(name="가" * 50)
+    found = api.get("/api/rooms/", {"search": "가" * 50 + " " * 50})  # trimmed first
+    assert [r["id"] for r in found.data["results"]] == [room.pk]
+    assert api.get("/api/rooms/", {"search": "가" * 100}).status_code == 200
+    too_long = api.get("/api/rooms/", {"search": "가" * 101})
+    assert too_long.status_code == 400
+    assert too_long.data["search"] == ["search: At most 100 characters (this has 101)."]
+    assert api.get("/api/rooms/", {"search": "a\x00b"}).status_code == 400
+    # The page's search box says so too.
+    page = client.get("/", {"q": "가" * 101})
+    assert page.status_code == 400
+    assert "100자까지" in page.content.decode()
+    assert client.get("/", {"q": "가" * 100}).status_code == 200
+
+
+def test_anonymous_reads_are_throttled_per_address(member_api, monkeypatch):
+    from zzalu.api import AnonReadThrottle
+
+    monkeypatch.setattr(AnonReadThrottle, "THROTTLE_RATES", {"anon_reads": "3/min"})
+    stranger = APIClient(REMOTE_ADDR="198.51.100.7")
+    statuses = [stranger.get("/api/rooms/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert stranger.get("/api/hakwons/").status_code == 429  # every endpoint, one budget
+    assert APIClient(REMOTE_ADDR="198.51.100.8").get("/api/rooms/").status_code == 200
+    # Members are not counted; writes have their own throttle.
+    assert {member_api.get("/api/rooms/").status_code for _ in range(5)} == {200}
+
+
 def test_room_list_is_paginated(api):
     for _ in range(25):
         make_room()

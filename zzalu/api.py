@@ -4,7 +4,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
 
 class JSONParser(parsers.JSONParser):
@@ -28,6 +29,18 @@ class WriteThrottle(ScopedRateThrottle):
             return True
         if not getattr(view, self.scope_attr, None):
             view.throttle_scope = "writes"
+        return super().allow_request(request, view)
+
+
+class AnonReadThrottle(AnonRateThrottle):
+    """Reads by anonymous clients, per address (API_ANON_READ_THROTTLE). The default for every
+    endpoint; views that list their own throttles name it too."""
+
+    scope = "anon_reads"
+
+    def allow_request(self, request, view):
+        if request.method not in SAFE_METHODS:
+            return True
         return super().allow_request(request, view)
 
 

@@ -50,6 +50,7 @@ NICKNAME = Kind("nickname", 30)
 PROFILE_MESSAGE = Kind("profile_message", 200)  # "한 줄 소개": one line
 URL = Kind("url", 500, url=True)  # gif_url, image_url, profile_path
 CLIENT_MSG_ID = Kind("client_msg_id", 64, opaque=True)
+SEARCH = Kind("search", 100)  # a search term (rooms by name or tag)
 
 KINDS = (
     BODY,
@@ -62,6 +63,7 @@ KINDS = (
     PROFILE_MESSAGE,
     URL,
     CLIENT_MSG_ID,
+    SEARCH,
 )
 
 MESSAGES = {

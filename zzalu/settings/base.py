@@ -248,9 +248,12 @@ REST_FRAMEWORK = {
     # Proxies in front that append to X-Forwarded-For (1 behind compose's nginx); 0 trusts
     # only the socket's address, so clients cannot pick their own throttle bucket.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "DEFAULT_THROTTLE_CLASSES": ["zzalu.api.AnonReadThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "writes": env("API_WRITE_THROTTLE", default="120/min"),
         "signup": env("API_SIGNUP_THROTTLE", default="30/hour"),
+        # Reads by anonymous clients, per address (zzalu.api.AnonReadThrottle).
+        "anon_reads": env("API_ANON_READ_THROTTLE", default="300/min"),
     },
 }
 SIMPLE_JWT = {

@@ -16,6 +16,8 @@ os.environ.setdefault("CACHE_PREFIX", f"test-{_run}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 # Local development, asked for explicitly (the default is off); child processes inherit it.
 os.environ.setdefault("DEBUG", "true")
+# The whole suite reads the API anonymously from 127.0.0.1; the throttle has its own test.
+os.environ.setdefault("API_ANON_READ_THROTTLE", "10000/s")
 
 from .base import *  # noqa: E402,F403
 from .base import BASE_DIR, DATABASES  # noqa: E402
