@@ -10,7 +10,7 @@ import logging
 from datetime import date
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from outbox.services import outbox_enqueue
@@ -65,9 +65,33 @@ def _require_permission(user, permission: str) -> None:
         raise Forbidden("You do not have the permission to do that.")
 
 
+def _hold_hakwon(hakwon_id: int) -> None:
+    """Share-lock a hakwon's row until the transaction ends (PostgreSQL ``FOR SHARE``, which
+    Django's ORM cannot write). Writes to one hakwon's comments hold it side by side, and
+    hakwon_close (``FOR UPDATE``) waits for them: nothing lands after the awards."""
+    if connection.vendor != "postgresql":
+        return  # SQLite: a writing transaction holds the whole database
+    table = connection.ops.quote_name(TitleHakwon._meta.db_table)
+    column = connection.ops.quote_name(TitleHakwon._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {column} = %s FOR SHARE", [hakwon_id])
+
+
 def _locked(comment: Comment) -> Comment:
-    """Re-read a comment under a row lock, with what its events need."""
-    return Comment.objects.select_for_update().select_related("hakwon", "author").get(pk=comment.pk)
+    """Re-read a comment under a row lock, with what its events need.
+
+    The lock is the comment's own row (``of=self``): joined, PostgreSQL would lock the author
+    (a member liked by many would block every one of them, and their own login) and the hakwon
+    (every like of a hakwon one after another). The hakwon is share-locked first, in the order
+    hakwon_close locks hakwon then comments (its awards reference them), so the two cannot
+    deadlock; its state, read after that lock, cannot change until this transaction ends.
+    """
+    _hold_hakwon(comment.hakwon_id)
+    return (
+        Comment.objects.select_for_update(of=("self",))
+        .select_related("hakwon", "author")
+        .get(pk=comment.pk)
+    )
 
 
 # --- comments and replies ---------------------------------------------------------------------
