@@ -126,7 +126,7 @@ def test_page_logout_takes_back_the_members_refresh_tokens(api, client, logout_p
     signup(api)
     User.objects.filter(username="hong").update(is_staff=True)
     held = tokens(api)["refresh"]
-    assert client.login(username="hong", password="meme-lover-2026")
+    client.force_login(User.objects.get(username="hong"))
     assert client.post(logout_path).status_code in (200, 302)
     assert refresh(api, held).status_code == 401
 

@@ -140,3 +140,30 @@ def test_admin_is_for_staff_only(client):
     assert client.get("/admin/").status_code == 302
     client.force_login(make_user(staff=True))
     assert client.get("/admin/").status_code == 200
+
+
+def test_login_limits_as_shipped():
+    """The suite runs with raised limits (zzalu/settings/test.py); a deployment gets these."""
+    names = ("LOGIN_FAILURES_PER_ACCOUNT", "LOGIN_FAILURES_PER_ADDRESS", "LOGIN_LOCKOUT_MINUTES")
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        f"print(json.dumps([getattr(s, k) for k in {names!r}] + [s.AXES_FAILURE_LIMIT]))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOGIN_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "zzalu.settings.base",
+            "DEBUG": "false",
+            "SECRET_KEY": GOOD_KEY,
+            "ALLOWED_HOSTS": "zzalu.example",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    per_account, per_address, minutes, axes_limit = json.loads(result.stdout.splitlines()[-1])
+    assert (per_account, per_address, minutes, axes_limit) == (10, 50, 15, 10)

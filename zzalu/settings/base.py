@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",  # refresh tokens can be taken back
+    "axes",  # failed-login limits (accounts.lockout)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP, offline)
     "accounts",
@@ -78,6 +79,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login axes refused into the 429 page (accounts.lockout.locked_out_response).
+    "axes.middleware.AxesMiddleware",
+]
+# axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "zzalu.urls"
@@ -265,6 +273,24 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.TokenRefreshSerializer",
 }
+
+# --- Password guessing (django-axes; see accounts/lockout.py) -----------------------------
+# The API token, the login page and the admin login answer 429 after this many failures from
+# one address for one account, or from one address in all, until LOGIN_LOCKOUT_MINUTES have
+# passed since the last counted failure (tries refused meanwhile do not count).
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_HANDLER = "accounts.lockout.LoginFailureHandler"  # counts in the Redis cache
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_PER_ACCOUNT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True  # the per-account count; the per-address one stays
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"  # as the DRF throttles (NUM_PROXIES)
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_response"
+AXES_ENABLE_ADMIN = False  # its tables stay empty with the cache handler
+AXES_VERBOSE = False
 SPECTACULAR_SETTINGS = {
     "TITLE": "Zzalu Realtime API",
     "DESCRIPTION": "Chat rooms and the daily title-hakwon. Live updates travel over WebSockets; "

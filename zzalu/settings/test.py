@@ -16,6 +16,10 @@ os.environ.setdefault("CACHE_PREFIX", f"test-{_run}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 # Local development, asked for explicitly (the default is off); child processes inherit it.
 os.environ.setdefault("DEBUG", "true")
+# The suite logs in from 127.0.0.1 thousands of times, wrong passwords included (fuzzing), and
+# lockouts last the whole session in Redis: tests/test_login_limits.py runs the shipped limits.
+os.environ.setdefault("LOGIN_FAILURES_PER_ACCOUNT", "100000")
+os.environ.setdefault("LOGIN_FAILURES_PER_ADDRESS", "100000")
 # The whole suite reads the API anonymously from 127.0.0.1; the throttle has its own test.
 os.environ.setdefault("API_ANON_READ_THROTTLE", "10000/s")
 
