@@ -178,6 +178,40 @@ def test_a_reader_whose_server_restarts_reconnects_and_shows_the_missed_messages
         restartable.stop()
 
 
+def test_a_reader_who_missed_more_than_the_catch_up_limit_loads_the_rest_where_it_belongs(
+    live, browsers
+):
+    """The socket replays the newest CHAT_CATCH_UP_LIMIT (3 here) after a chat.gap; the page
+    puts a button where the missing ones belong and fills the gap from the history API."""
+    room, author = make_room(), make_user(nickname="글쓴이")
+    seed_history(room, author, ["처음"])
+    restartable = start_web(live, "web-catch-up", CHAT_CATCH_UP_LIMIT="3")
+    try:
+        reader = open_room(browsers.page(base=restartable.http), room)
+        expect(reader.locator(".msg")).to_have_count(1)
+        restartable.stop()
+        expect(reader.locator("#room")).to_have_attribute("data-state", "reconnecting")
+        seed_history(room, make_user(), [f"놓친 {i}" for i in range(1, 11)])  # seq 2..11
+
+        restartable.start()
+        expect(reader.locator("#room")).to_have_attribute("data-state", "open", timeout=30_000)
+        expect(reader.locator(".msg")).to_have_count(4)
+        assert seqs(reader) == [1, 9, 10, 11]
+        missed = reader.locator("[data-load-missed]")
+        expect(missed).to_have_text("놓친 메시지 7개 보기")
+        screenshot(reader, "room-catch-up-gap")
+        missed.click()
+        expect(reader.locator(".msg")).to_have_count(11)
+        expect(missed).to_have_count(0)
+        assert seqs(reader) == list(range(1, 12))
+        assert reader.locator(".msg__body").all_inner_texts() == [
+            "처음",
+            *[f"놓친 {i}" for i in range(1, 11)],
+        ]
+    finally:
+        restartable.stop()
+
+
 def test_a_send_that_is_rate_limited_says_so_and_keeps_the_text_for_a_retry(live, browsers):
     room = make_room()
     member = make_user()
