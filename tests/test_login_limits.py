@@ -132,3 +132,39 @@ def _rest_framework() -> dict:
     from django.conf import settings
 
     return settings.REST_FRAMEWORK
+
+
+def test_a_running_server_answers_the_login_page_lockout_with_429(live):
+    """Through Daphne (ASGI, axes' async middleware path), with a limit of 3 for speed."""
+    import http.cookiejar
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    web = live.start_web("web-login-limits", LOGIN_FAILURES_PER_ACCOUNT="3")
+    member = make_user()
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def attempt(password: str) -> tuple[int, str]:
+        with opener.open(web.http + "/accounts/login/", timeout=30) as page:
+            form = page.read().decode()
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        body = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": csrf, "username": member.username, "password": password}
+        ).encode()
+        request = urllib.request.Request(
+            web.http + "/accounts/login/", data=body, headers={"Referer": web.http + "/"}
+        )
+        try:
+            with opener.open(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    statuses = [attempt(f"guess-{i}")[0] for i in range(2)]
+    assert statuses == [200, 200]
+    status, page = attempt("guess-last")
+    assert status == 429 and "로그인 시도가 너무 많아요" in page
+    assert attempt(PASSWORD)[0] == 429
