@@ -383,7 +383,8 @@ def test_page_form_survives_arbitrary_posts(live, capsys, path, fields, good, wh
         )
         stats["requests"] += 1
         stats[str(response.status_code)] += 1
-        assert response.status_code in (200, 302, 403, 404, 405), (response.status_code, pairs)
+        status = response.status_code
+        assert status in (200, 302) or 400 <= status < 500, (status, pairs)
         assert_nothing_stored_breaks_the_rule(before)
         if who == "anonymous" and response.wsgi_request.user.is_authenticated:
             client.logout()  # signed up or logged in: the next example is anonymous again
