@@ -66,12 +66,21 @@ CHAT_CODES = {
     "rate_limited",
     "auth_required",
     "unavailable",
+    "invalid_token",  # auth.refresh, which both sockets take
 }
 HAKWON_CODES = CHAT_CODES | {"hakwon_closed", "already_liked", "not_liked", "not_found"}
 HAKWON_CODES |= {"nested_reply"}
 CHAT_TYPES = ["chat.send"]
 HAKWON_TYPES = ["comment.create", "comment.like", "comment.unlike"]
-OTHER_TYPES = ["chat.ack", "chat.message", "error", "comment.ack", "comment.created", ""]
+OTHER_TYPES = [
+    "auth.refresh",
+    "chat.ack",
+    "chat.message",
+    "error",
+    "comment.ack",
+    "comment.created",
+    "",
+]
 
 
 def fuzz_settings(examples: int):
