@@ -52,7 +52,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def real_services():
     """Kafka and Redis, as started by the repo's scripts; the session's topics created."""
-    from zzalu.kafka import ensure_topics, kafka_ready, make_admin
+    from zzalu.kafka import ensure_topics, kafka_ready, make_admin, topic_specs
     from zzalu.redis import get_redis
 
     try:
@@ -72,8 +72,7 @@ def real_services():
     yield
     admin = make_admin()
     try:
-        names = [spec["name"] for spec in settings.KAFKA_TOPICS.values()]
-        admin.delete_topics(names)
+        admin.delete_topics(list(topic_specs()))
     except Exception:  # the broker may be down after a disruptive test; topics are prefixed
         pass
     finally:
