@@ -103,10 +103,12 @@ class Proc:
             return ""
 
 
-class WebServer(Proc):
-    def __init__(self, name: str = "web", port: int | None = None, server: str = "daphne", **env):
-        self.port = port or free_port()
-        super().__init__(name, web_argv(server, self.port), child_env(**env))
+class HttpProc(Proc):
+    """A process serving HTTP on ``self.port``; started once ``ready_path`` answers."""
+
+    port: int
+    ready_path = "/healthz"
+    ready_within = 30.0
 
     @property
     def http(self) -> str:
@@ -116,19 +118,27 @@ class WebServer(Proc):
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self) -> WebServer:
+    def start(self) -> HttpProc:
         super().start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.ready_within
         while time.monotonic() < deadline:
             if not self.running:
                 raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.http + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
+                with urllib.request.urlopen(self.http + self.ready_path, timeout=1):
+                    return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer /healthz in 30s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"{self.name} did not answer {self.ready_path} in {self.ready_within:.0f}s:\n"
+            f"{self.log_tail()}"
+        )
+
+
+class WebServer(HttpProc):
+    def __init__(self, name: str = "web", port: int | None = None, server: str = "daphne", **env):
+        self.port = port or free_port()
+        super().__init__(name, web_argv(server, self.port), child_env(**env))
 
 
 class Worker(Proc):
@@ -172,12 +182,15 @@ def nginx_binary() -> Path:
     return NGINX
 
 
-class Nginx(Proc):
+class Nginx(HttpProc):
     """ops/nginx/nginx.conf, run for real in front of one upstream, on a port of its own.
 
     Only what ties the file to Docker changes: the listen port, the upstream address, paths
     of this machine, and its logs written to files of the test run.
     """
+
+    ready_path = "/lb-healthz"
+    ready_within = 10.0
 
     def __init__(self, name: str, upstream_port: int):
         self.port = free_port()
@@ -205,24 +218,3 @@ class Nginx(Proc):
         (prefix / "nginx.conf").write_text(conf)
         argv = [str(nginx_binary()), "-p", f"{prefix}/", "-c", f"{prefix}/nginx.conf"]
         super().__init__(name, [*argv, "-g", f"pid {prefix}/nginx.pid; daemon off;"], {})
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self) -> Nginx:
-        super().start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.http + "/lb-healthz", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer in 10s:\n{self.log_tail()}")
