@@ -2,8 +2,8 @@
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 
 from zzalu import text
 
@@ -14,7 +14,8 @@ class SignupForm(forms.Form):
     username = text.TextFormField(
         kind=text.USERNAME,
         label="아이디",
-        validators=[RegexValidator(r"^[\w.@+-]+\Z", "글자, 숫자, @ . + - _ 만 쓸 수 있어요.")],
+        # The model's own rule (Django's), in our words.
+        validators=[UnicodeUsernameValidator(message="글자, 숫자, @ . + - _ 만 쓸 수 있어요.")],
         help_text="로그인할 때 씁니다. 글자, 숫자, @ . + - _ 만 쓸 수 있어요.",
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )

@@ -1,6 +1,5 @@
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
@@ -22,7 +21,7 @@ class MemberSerializer(serializers.ModelSerializer):
 class SignupSerializer(serializers.Serializer):
     username = text.TextSerializerField(
         kind=text.USERNAME,
-        validators=[RegexValidator(r"^[\w.@+-]+\Z", "Letters, digits and @/./+/-/_ only.")],
+        validators=[User.username_validator],  # the model's own rule
     )
     password = serializers.CharField(
         write_only=True, max_length=128, style={"input_type": "password"}

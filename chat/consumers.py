@@ -22,7 +22,7 @@ from django.conf import settings
 from redis import RedisError
 
 from zzalu import envelope, metrics
-from zzalu.kafka import KafkaUnavailable
+from zzalu.kafka import KafkaRejected, KafkaUnavailable
 from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
 
 from . import events, selectors
@@ -103,6 +103,12 @@ class ChatConsumer(EnvelopeConsumer):
                     "unavailable",
                     "The message was not confirmed in time; send it again.",
                     submitted.client_msg_id,
+                )
+            return
+        except KafkaRejected:  # the broker will never take this record: don't ask for a retry
+            if self._unacked.pop(submitted.event_id, None) is not None:
+                await self.send_error(
+                    "invalid_payload", "The message was refused.", submitted.client_msg_id
                 )
             return
         await self._ack(submitted.event_id)

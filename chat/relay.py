@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zzalu.relay import PoisonRecord, decode_record
+from zzalu.text import NICKNAME, clean_text
 
 from . import events
 from .presence import online_counts
@@ -53,9 +54,21 @@ def _parse_into(batch: ChatBatch, record) -> None:
             uuid.UUID(str(event["event_id"]))
             batch.removals.append({**event, "room_id": int(event["room_id"])})
         else:
-            batch.presence[int(event["room_id"])].append(event)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise PoisonRecord(f"{event['type']}: {exc}") from exc
+            batch.presence[int(event["room_id"])].append(_presence_change(event))
+    except (LookupError, ValueError, TypeError, OverflowError) as exc:
+        raise PoisonRecord(f"{event['type']}: {exc!r}") from exc
+
+
+def _presence_change(event: dict[str, Any]) -> dict[str, Any]:
+    """Only what a presence frame shows: who came or went, by a nickname that keeps the text
+    rule (a record from elsewhere must not put anything else in front of every socket)."""
+    for change in ("joined", "left"):
+        if change in event:
+            who = event[change]
+            if who is None:
+                return {change: None}
+            return {change: {"nickname": clean_text(who["nickname"], NICKNAME)}}
+    raise ValueError("presence without joined or left")
 
 
 def store_batch(batch: ChatBatch, *, strict: bool = True) -> tuple[list, list[dict[str, Any]]]:

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.core.management.color import no_style
@@ -19,7 +20,17 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord
-from zzalu.text import BODY, CLIENT_MSG_ID, DESCRIPTION, ROOM_NAME, TAG, URL, clean_input
+from zzalu.text import (
+    BODY,
+    CLIENT_MSG_ID,
+    DESCRIPTION,
+    NICKNAME,
+    ROOM_NAME,
+    TAG,
+    URL,
+    USERNAME,
+    clean_input,
+)
 
 from . import events
 from .models import ChatMessage, ChatRoom, RoomLike, Tag
@@ -198,7 +209,14 @@ class IncomingMessage:
     def __post_init__(self):
         try:
             message = _message_from_record(self.record, self.partition, self.offset)
-        except (KeyError, TypeError, AttributeError, ValueError, InvalidInput) as exc:
+        except (
+            KeyError,
+            TypeError,
+            AttributeError,
+            ValueError,
+            OverflowError,
+            InvalidInput,
+        ) as exc:
             raise ValueError(f"malformed chat.message record: {exc!r}") from exc
         object.__setattr__(self, "message", message)
 
@@ -212,6 +230,16 @@ def _row_id(value: Any) -> int:
     return number
 
 
+def _sent_at(value: Any) -> datetime:
+    """A record's send time: aware, and one the wire format can write back (a time near the
+    ends of the calendar is stored fine and then fails every socket that replays it)."""
+    sent_at = envelope.parse_iso(value)
+    if sent_at.tzinfo is None:
+        raise ValueError("sent_at without a time zone")
+    envelope.iso(sent_at)  # OverflowError for the far ends of the calendar
+    return sent_at
+
+
 def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessage:
     sender = record["sender"]
     sender_id = sender.get("id")
@@ -221,13 +249,16 @@ def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessa
         room_id=_row_id(record["room_id"]),
         kind=ChatMessage.Kind.TALK,
         sender_id=None if sender_id is None else _row_id(sender_id),
-        sender_username=str(sender.get("username", ""))[:150],
-        sender_nickname=str(sender.get("nickname", ""))[:30],
-        sender_profile_path=str(sender.get("profile_path") or "")[:500],
+        # The sender's snapshot is shown to everyone: the same rule as the member's profile.
+        sender_username=clean_input(sender.get("username", ""), USERNAME, field="username"),
+        sender_nickname=clean_input(sender.get("nickname", ""), NICKNAME, field="nickname"),
+        sender_profile_path=clean_input(
+            sender.get("profile_path") or "", URL, field="profile_path"
+        ),
         body=clean["body"],
         gif_url=clean["gif_url"] or "",
         client_msg_id=clean["client_msg_id"],
-        sent_at=envelope.parse_iso(record["sent_at"]),
+        sent_at=_sent_at(record["sent_at"]),
         kafka_partition=partition,
         kafka_offset=offset,
     )

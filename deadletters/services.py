@@ -40,13 +40,14 @@ def dead_letter_write(record: Record, exc: Exception, attempts: int) -> DeadLett
         ("dlq.attempts", str(attempts).encode()),
         ("dlq.time", envelope.iso(now).encode()),
     ]
-    value = record.value or b""
+    value, key = record.value or b"", record.key
     try:
-        produce_sync(dead_letter_topic(record.topic), record.key, value, headers=headers)
-    except KafkaRejected:  # too large even for the broker once headers are added: keep a part
-        headers.append(("dlq.truncated.from", str(len(value)).encode()))
-        value = value[: settings.KAFKA_MAX_RECORD_BYTES // 2]
-        produce_sync(dead_letter_topic(record.topic), record.key, value, headers=headers)
+        produce_sync(dead_letter_topic(record.topic), key, value, headers=headers)
+    except KafkaRejected:  # too large once headers are added: keep a part (all is in the row)
+        headers.append(("dlq.truncated.from", f"{len(key or b'')}+{len(value)}".encode()))
+        keep = settings.KAFKA_MAX_RECORD_BYTES // 4
+        produce_sync(dead_letter_topic(record.topic), key and key[:keep], value[:keep],
+                     headers=headers)  # fmt: skip
     letter, _ = DeadLetter.objects.get_or_create(
         topic=record.topic,
         partition=record.partition,

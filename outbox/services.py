@@ -53,8 +53,9 @@ def outbox_pending() -> QuerySet[OutboxEvent]:
 def outbox_publish_pending(*, limit: int = 200, timeout: float = 5.0) -> int:
     """Publish unpublished events in id order; returns how many were published or died.
 
-    Stops at the first event the broker does not acknowledge in time: the rest wait for the
-    next attempt, so an event is never published ahead of an earlier one with the same key.
+    Stops at the first event the broker does not acknowledge in time: the rest are marked
+    only on a later attempt. Events are produced pipelined, so some behind a failed one may
+    reach Kafka first and be published again later (receivers drop repeated event ids).
     An event the broker refuses for good (KafkaRejected, e.g. too large) counts an attempt;
     after ``OUTBOX_MAX_ATTEMPTS`` it is marked dead (``manage.py dead_letters``) and the
     events behind it go on. Raises KafkaUnavailable when nothing could be published.

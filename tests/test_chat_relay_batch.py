@@ -76,6 +76,7 @@ def test_records_that_can_never_be_stored_are_poison_and_their_batch_mates_are_s
     room, member = make_room(), make_user()
     good = message_record(room, member, "ok", "fine", 10)
     broken = json.loads(good.value)
+    presence = {"v": 1, "type": "room.presence", "room_id": room.pk}
     poison = [
         raw(b"\x00not json", 1),
         raw([1, 2], 2),
@@ -89,6 +90,10 @@ def test_records_that_can_never_be_stored_are_poison_and_their_batch_mates_are_s
         raw({"v": 1, "type": "something.else", "room_id": room.pk}, 11),
         raw({**broken, "room_id": 10**30}, 12),
         raw({**broken, "body": "a\u0000b"}, 13),
+        raw({**broken, "sent_at": "9999-12-31T23:59:59-14:00"}, 14),  # stored, then unreadable
+        raw({**broken, "sender": {**broken["sender"], "nickname": "a\u0001b"}}, 15),
+        raw({**presence, "joined": {"x": 1}}, 16),
+        raw({**presence, "left": {"nickname": "\x1b"}}, 17),
     ]
     for record in poison:
         with pytest.raises(PoisonRecord):

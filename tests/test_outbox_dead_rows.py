@@ -9,14 +9,16 @@ from django.core.management import call_command
 from outbox.models import OutboxEvent
 from outbox.selectors import outbox_counts
 from outbox.services import outbox_publish_pending
-from zzalu.kafka import topic_name
+from zzalu.kafka import dead_letter_topic, topic_name
 
 pytestmark = pytest.mark.django_db
 
 
 def row(payload_size: int = 10) -> OutboxEvent:
+    # Published to a topic of the run that no consumer reads as events (its dead letters):
+    # these rows test the outbox, not the event contract.
     return OutboxEvent.objects.create(
-        topic=topic_name("hakwon"),
+        topic=dead_letter_topic(topic_name("hakwon")),
         key="1",
         payload={"v": 1, "type": "comment.created", "hakwon_id": 1, "pad": "x" * payload_size},
     )

@@ -34,25 +34,26 @@ class KafkaUnavailable(Exception):
 
 
 class KafkaRejected(Exception):
-    """The broker (or the client) refused this record for good, e.g. it is too large:
-    retrying the same record cannot succeed."""
+    """The broker (or the client) refused this record itself for good, e.g. it is too large:
+    retrying the same record cannot succeed. Any other failure is KafkaUnavailable."""
 
 
-# librdkafka's own errors that only say the broker is away or slow.
-_TRANSIENT_LOCAL = {
-    KafkaError._MSG_TIMED_OUT,
-    KafkaError._TIMED_OUT,
-    KafkaError._TRANSPORT,
-    KafkaError._ALL_BROKERS_DOWN,
-    KafkaError._QUEUE_FULL,
+# Errors about the record itself. Anything else (broker away, authorization, a fatal producer
+# state) is the deployment's problem, not the record's: retried, never blamed on a record.
+_RECORD_ERRORS = {
+    KafkaError.MSG_SIZE_TOO_LARGE,  # also what the client says before sending
+    KafkaError.RECORD_LIST_TOO_LARGE,
+    KafkaError.INVALID_MSG_SIZE,
+    KafkaError.INVALID_RECORD,
 }
 
 
 def _failure(error: KafkaError) -> Exception:
-    """A delivery error as the exception callers handle: unavailable (retry) or rejected."""
-    if error.retriable() or error.code() in _TRANSIENT_LOCAL:
-        return KafkaUnavailable(str(error))
-    return KafkaRejected(str(error))
+    """A delivery error as the exception callers handle: rejected (this record, never) or
+    unavailable (try again)."""
+    if error.code() in _RECORD_ERRORS:
+        return KafkaRejected(str(error))
+    return KafkaUnavailable(str(error))
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +250,10 @@ class RelayConsumer:
                 **overrides,
             }
         )
-        self._consumer.subscribe(topics, on_revoke=self._on_revoke)
+        # Kept from the rebalance callbacks, so lag() needs no call into the group coordinator
+        # (it is read from the metrics thread too).
+        self._assigned: list[TopicPartition] = []
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         # Next offset per partition: polled (being handled), and handled but not yet committed.
         self._polled: dict[tuple[str, int], int] = {}
         self._handled: dict[tuple[str, int], int] = {}
@@ -301,14 +305,22 @@ class RelayConsumer:
         except KafkaException as exc:  # e.g. a rebalance in progress
             logger.info("offsets not committed: %s", exc)
 
+    def _on_assign(self, consumer, partitions) -> None:
+        self._assigned = list(partitions)
+
+    def assigned(self) -> bool:
+        """Whether this relay owns partitions (is in its group and can deliver)."""
+        return bool(self._assigned)
+
     def _on_revoke(self, consumer, partitions) -> None:
         # Runs inside poll(), between batches: hand over what was handled, so the partitions'
         # next owner starts after it.
+        self._assigned = []
         self._send_commit(asynchronous=False)
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Records behind the end of the log, per assigned partition (empty if unknown)."""
-        assigned = self._consumer.assignment()
+        assigned = [TopicPartition(tp.topic, tp.partition) for tp in self._assigned]
         if not assigned:
             return {}
         lags = {}
@@ -318,7 +330,7 @@ class RelayConsumer:
                 _, high = self._consumer.get_watermark_offsets(tp, cached=True)
                 if tp.offset >= 0 and high >= 0:
                     lags[(tp.topic, tp.partition)] = max(0, high - tp.offset)
-        except KafkaException as exc:
+        except (KafkaException, RuntimeError) as exc:  # RuntimeError: closed meanwhile
             logger.info("lag unknown: %s", exc)
         return lags
 

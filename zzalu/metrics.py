@@ -41,7 +41,9 @@ WORKER_FAILURES = Counter(
     "zzalu_worker_failures", "Rounds of a worker that failed and were retried", ["worker"]
 )
 WORKER_LAST_BEAT = Gauge(
-    "zzalu_worker_last_beat_seconds", "Unix time of the worker's last good round", ["worker"]
+    "zzalu_worker_last_beat_timestamp_seconds",
+    "Unix time of the worker's last good round",
+    ["worker"],
 )
 
 # --- sockets (web) ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, InternalError, OperationalError
 from redis import RedisError
 
 from . import envelope, metrics
@@ -32,7 +32,10 @@ Handler = Callable[..., int]
 DeadLetter = Callable[[Any, Exception, int], None]
 
 # Failures of what the relay depends on: retried with backoff, never dead-lettered.
-TRANSIENT = (OperationalError, InterfaceError, RedisError, KafkaUnavailable, OSError)
+# InternalError: e.g. a read-only database during a failover, while SELECT 1 still answers.
+TRANSIENT = (
+    OperationalError, InterfaceError, InternalError, RedisError, KafkaUnavailable, OSError
+)  # fmt: skip
 
 
 class Announcer:
@@ -152,14 +155,14 @@ class Relay(Worker):
                 if is_transient(exc):
                     self._requeue(topic, records, chunks)
                     raise
-                for record in chunk:
-                    self.attempts[(record.topic, record.partition, record.offset)] += 1
                 if len(chunk) > 1:
                     middle = len(chunk) // 2
                     chunks[-1:] = [chunk[middle:], chunk[:middle]]  # left half first
                     continue
                 record = chunk[0]
-                tries = self.attempts[(record.topic, record.partition, record.offset)]
+                where = (record.topic, record.partition, record.offset)
+                self.attempts[where] += 1  # failures alone, not those of its batches
+                tries = self.attempts[where]
                 if not isinstance(exc, PoisonRecord):
                     if not dependencies_answer():
                         self._requeue(topic, records, chunks)
@@ -207,6 +210,11 @@ class Relay(Worker):
 
     def start(self) -> None:
         metrics.REGISTRY.register(self.lag)
+
+    def alive(self) -> bool:
+        # An empty poll is a good round even when the broker is out of reach or the group
+        # dropped us: only a relay that owns partitions counts as delivering.
+        return self.consumer.assigned()
 
     def close(self) -> None:
         """Commit what was handled (never what was only polled), leave the group."""

@@ -23,7 +23,7 @@ from redis import RedisError
 
 from . import envelope, metrics
 from .errors import ServiceError
-from .kafka import KafkaUnavailable
+from .kafka import KafkaRejected, KafkaUnavailable
 from .ratelimit import socket_slot_release, socket_slot_renew, socket_slot_take
 from .text import CLIENT_MSG_ID, TextError, clean_text
 from .ws_auth import member_recheck, socket_member, token_refresh_expiry
@@ -238,6 +238,10 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         except (KafkaUnavailable, RedisError):
             await self.send_error(
                 "unavailable", "Messaging is unavailable; try again.", client_msg_id_of(content)
+            )
+        except KafkaRejected:
+            await self.send_error(
+                "invalid_payload", "The message was refused.", client_msg_id_of(content)
             )
 
     def _parse(self, text_data, bytes_data) -> dict[str, Any]:

@@ -68,12 +68,12 @@ class Heartbeat:
         self.last = 0.0
 
     def beat(self) -> None:
-        now = time.time()
-        metrics.WORKER_LAST_BEAT.labels(self.name).set(now)
-        if now - self.last < self.every:
+        metrics.WORKER_LAST_BEAT.labels(self.name).set(time.time())
+        if time.monotonic() - self.last < self.every:
             return
-        self.last = now
+        self.last = time.monotonic()
         try:
+            now = redis_now()  # one clock for writers and readers on different hosts
             pipe = get_redis().pipeline()
             pipe.zadd(heartbeat_key(self.name), {self.member: now})
             pipe.zremrangebyscore(heartbeat_key(self.name), "-inf", now - 86400)  # long gone
@@ -88,10 +88,15 @@ class Heartbeat:
             pass
 
 
+def redis_now() -> float:
+    seconds, micros = get_redis().time()
+    return seconds + micros / 1e6
+
+
 def heartbeat_age(name: str) -> float | None:
     """Seconds since any instance of worker ``name`` finished a good round (None: never)."""
     newest = get_redis().zrevrange(heartbeat_key(name), 0, 0, withscores=True)
-    return time.time() - newest[0][1] if newest else None
+    return redis_now() - newest[0][1] if newest else None
 
 
 # --- the loop --------------------------------------------------------------------------------
@@ -111,6 +116,10 @@ class Worker:
 
     def step(self) -> int:
         raise NotImplementedError
+
+    def alive(self) -> bool:
+        """Whether a good round also means the worker can do its job (beats only then)."""
+        return True
 
     def wait_idle(self, stop: threading.Event) -> None:
         if self.idle:
@@ -148,7 +157,8 @@ def run_worker(worker: Worker, *, stop: threading.Event, metrics_port: int = 0) 
                 )
                 failing_since = None
             backoff.reset()
-            beat.beat()
+            if worker.alive():
+                beat.beat()
             if not done:
                 worker.wait_idle(stop)
     finally:

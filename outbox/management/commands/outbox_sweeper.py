@@ -5,7 +5,6 @@ import threading
 from redis import RedisError
 
 from outbox.services import outbox_publish_pending, wake_channel
-from zzalu.metrics import register_outbox_collector
 from zzalu.redis import Lease, get_redis
 from zzalu.worker import Worker, WorkerCommand
 
@@ -67,5 +66,4 @@ class Command(WorkerCommand):
         parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls")
 
     def make_worker(self, stop, *, poll, **options):
-        register_outbox_collector()
         return Sweeper(poll=poll, stop=stop)
