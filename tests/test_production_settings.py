@@ -19,11 +19,18 @@ PROBE = (
 )
 
 
-def run(code: str, **env: str) -> subprocess.CompletedProcess:
+def run(
+    code: str, *, unset: tuple[str, ...] = (), **env: str | None
+) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter under production settings; ``env`` on top (None leaves a
+    variable out), variables starting with ``unset`` removed."""
     clean = {
-        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG")
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG") and not k.startswith(unset or "\0")
     }
-    clean.update(DJANGO_SETTINGS_MODULE="zzalu.settings.base", DEBUG="false", **env)
+    wanted = {"DJANGO_SETTINGS_MODULE": "zzalu.settings.base", "DEBUG": "false", **env}
+    clean.update({k: v for k, v in wanted.items() if v is not None})
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -76,20 +83,7 @@ def test_debug_off_refuses_a_short_or_placeholder_secret_key(key, problem):
 
 
 def test_debug_is_off_unless_asked_for():
-    clean = {k: v for k, v in os.environ.items() if k != "DEBUG"}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "zzalu.settings.base",
-            "SECRET_KEY": GOOD_KEY,
-            "ALLOWED_HOSTS": "zzalu.example",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run(PROBE, DEBUG=None, SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="zzalu.example")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["DEBUG"] is False
 
@@ -149,21 +143,7 @@ def test_login_limits_as_shipped():
         "import django, json; django.setup(); from django.conf import settings as s; "
         f"print(json.dumps([getattr(s, k) for k in {names!r}] + [s.AXES_FAILURE_LIMIT]))"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOGIN_")}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={
-            **clean,
-            "DJANGO_SETTINGS_MODULE": "zzalu.settings.base",
-            "DEBUG": "false",
-            "SECRET_KEY": GOOD_KEY,
-            "ALLOWED_HOSTS": "zzalu.example",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run(code, unset=("LOGIN_",), SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="zzalu.example")
     assert result.returncode == 0, result.stderr
     per_account, per_address, minutes, axes_limit = json.loads(result.stdout.splitlines()[-1])
     assert (per_account, per_address, minutes, axes_limit) == (10, 50, 15, 10)
