@@ -5,31 +5,43 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from kafka.admin import NewTopic
 
 from outbox.models import OutboxEvent
 from outbox.selectors import outbox_counts
 from outbox.services import outbox_publish_pending
-from zzalu.kafka import dead_letter_topic, topic_name
+from zzalu.kafka import make_admin
 
 pytestmark = pytest.mark.django_db
 
 
-def row(payload_size: int = 10) -> OutboxEvent:
-    # Published to a topic of the run that no consumer reads as events (its dead letters):
-    # these rows test the outbox, not the event contract.
+@pytest.fixture
+def topic(real_services, settings):
+    """A topic of this test's own: these rows test the outbox, not the event contract."""
+    name = f"{settings.KAFKA_TOPIC_PREFIX}outbox-test"
+    admin = make_admin()
+    try:
+        admin.create_topics([NewTopic(name=name, num_partitions=1, replication_factor=1)])
+        yield name
+        admin.delete_topics([name])
+    finally:
+        admin.close()
+
+
+def row(topic: str, payload_size: int = 10) -> OutboxEvent:
     return OutboxEvent.objects.create(
-        topic=dead_letter_topic(topic_name("hakwon")),
+        topic=topic,
         key="1",
         payload={"v": 1, "type": "comment.created", "hakwon_id": 1, "pad": "x" * payload_size},
     )
 
 
 def test_a_refused_row_dies_after_the_limit_and_the_next_rows_are_published(
-    real_services, settings, capsys
+    topic, settings, capsys
 ):
     settings.OUTBOX_MAX_ATTEMPTS = 2
-    too_large = row(payload_size=2 * settings.KAFKA_MAX_RECORD_BYTES)
-    behind = [row(), row()]
+    too_large = row(topic, payload_size=2 * settings.KAFKA_MAX_RECORD_BYTES)
+    behind = [row(topic), row(topic)]
 
     assert outbox_publish_pending() == 0  # refused once: it keeps its place for now
     too_large.refresh_from_db()
