@@ -115,7 +115,7 @@ class OnePoll:
     def __init__(self, records):
         self.records = records
 
-    def poll(self, timeout_ms=250):
+    def poll(self, timeout_ms=250, max_records=500):
         records, self.records = self.records, []
         return {("chat.events", 0): records} if records else {}
 

@@ -19,7 +19,7 @@ class FakeConsumer:
         self.batches = [{("t", 0): records}] if records else []
         self.commits = 0
 
-    def poll(self, timeout_ms: int = 250):
+    def poll(self, timeout_ms: int = 250, max_records: int = 500):
         return self.batches.pop(0) if self.batches else {}
 
     def commit(self):

@@ -268,7 +268,8 @@ class RelayConsumer:
         if first is None:
             return {}
         batches: dict[tuple[str, int], list[Record]] = {}
-        for message in [first, *self._consumer.consume(max_records - 1, 0)]:
+        rest = self._consumer.consume(max_records - 1, 0) if max_records > 1 else []
+        for message in [first, *rest]:
             if message.error():
                 if message.error().code() != KafkaError._PARTITION_EOF:
                     logger.warning("consumer: %s", message.error())
@@ -319,7 +320,8 @@ class RelayConsumer:
         self._send_commit(asynchronous=False)
 
     def lag(self) -> dict[tuple[str, int], int]:
-        """Records behind the end of the log, per assigned partition (empty if unknown)."""
+        """Records behind the end of the log, per assigned partition (empty if unknown).
+        Local calls only; call it from the thread that polls."""
         assigned = [TopicPartition(tp.topic, tp.partition) for tp in self._assigned]
         if not assigned:
             return {}

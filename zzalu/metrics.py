@@ -55,11 +55,11 @@ UNAVAILABLE = Counter(
 
 
 class LagCollector:
-    """The relay's lag per partition, read when scraped: a relay stuck inside a batch still
-    shows its lag growing (from the broker's latest fetch responses; no broker round trip)."""
+    """The relay's lag per partition as its loop last measured it (after each poll). The
+    scrape thread never calls into the Kafka client: a scrape must not wait on it."""
 
-    def __init__(self, consumer):
-        self.consumer = consumer
+    def __init__(self, lags):
+        self.lags = lags  # () -> {(topic, partition): records behind}
 
     def collect(self):
         gauge = GaugeMetricFamily(
@@ -67,7 +67,7 @@ class LagCollector:
             "Records behind the end of the log",
             labels=["topic", "partition"],
         )
-        for (topic, partition), lag in self.consumer.lag().items():
+        for (topic, partition), lag in dict(self.lags()).items():
             gauge.add_metric([topic, str(partition)], lag)
         yield gauge
 

@@ -15,8 +15,11 @@ class Command(WorkerCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--log-every", type=float, default=10.0, help="seconds between stats")
+        parser.add_argument(
+            "--max-batch", type=int, default=500, help="records handled per poll at most"
+        )
 
-    def make_worker(self, stop, *, log_every, **options):
+    def make_worker(self, stop, *, log_every, max_batch, **options):
         handlers = {
             topic_name("chat"): chat_relay.handle_batch,
             topic_name("hakwon"): hakwon_relay.handle_batch,
@@ -27,4 +30,5 @@ class Command(WorkerCommand):
             announce=Announcer(),
             dead_letter=dead_letter_write,
             log_every=log_every,
+            max_batch=max_batch,
         )
