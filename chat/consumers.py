@@ -71,7 +71,6 @@ class ChatConsumer(EnvelopeConsumer):
             logger.warning("presence not recorded for %s", self.channel_name, exc_info=True)
         self.joined = True
         self.spawn(self._announce("joined"))
-        self.every(settings.SOCKET_HEARTBEAT_SECONDS, self._heartbeat)
 
     async def disconnect(self, code):
         await super().disconnect(code)
@@ -167,7 +166,7 @@ class ChatConsumer(EnvelopeConsumer):
         await self.send(text_data=frame)
         self.last_seq = seq
 
-    async def _heartbeat(self) -> None:
+    async def heartbeat(self) -> None:
         await presence_touch(room_id=self.room_id, socket_id=self.channel_name)
         # Re-joining is idempotent and survives group expiry or a Redis restart.
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -10,7 +10,6 @@ from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from zzalu import metrics
 from zzalu.ratelimit import take_token
@@ -38,7 +37,6 @@ class HakwonConsumer(EnvelopeConsumer):
         self._seen_order: deque[str] = deque()
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        self.every(settings.SOCKET_HEARTBEAT_SECONDS, self._rejoin)
 
     async def disconnect(self, code):
         await super().disconnect(code)
@@ -48,7 +46,7 @@ class HakwonConsumer(EnvelopeConsumer):
             except Exception:  # Redis down: the membership goes with the connection
                 pass
 
-    async def _rejoin(self) -> None:
+    async def heartbeat(self) -> None:
         await self.channel_layer.group_add(self.group, self.channel_name)
 
     # --- client -> server ------------------------------------------------------------------

@@ -13,13 +13,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.http.request import HttpHeaders
 from redis import RedisError
+from rest_framework.throttling import BaseThrottle
 
 from . import envelope, metrics
 from .errors import ServiceError
@@ -62,15 +65,16 @@ def error_frame(*, code: str, detail: str, client_msg_id: str | None = None) -> 
 
 
 def client_address(scope) -> str:
-    """The client's address as the API's throttles see it (DRF's rule): behind NUM_PROXIES
-    proxies, the address the outermost trusted proxy saw in X-Forwarded-For."""
-    peer = (scope.get("client") or ("unknown",))[0]
-    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    forwarded = dict(scope.get("headers") or ()).get(b"x-forwarded-for")
-    if not proxies or not forwarded:
-        return peer
-    hops = forwarded.decode("latin-1").split(",")
-    return hops[-min(proxies, len(hops))].strip()
+    """The client's address exactly as the API's throttles see it: DRF's own rule
+    (``NUM_PROXIES``) applied to the socket's handshake."""
+    handshake = SimpleNamespace(
+        META={"REMOTE_ADDR": (scope.get("client") or ("unknown",))[0]},
+        headers=HttpHeaders(
+            {f"HTTP_{k.decode('latin-1').upper().replace('-', '_')}": v.decode("latin-1")
+             for k, v in scope.get("headers") or ()}
+        ),
+    )  # fmt: skip
+    return BaseThrottle().get_ident(handshake)
 
 
 def client_msg_id_of(content: dict[str, Any]) -> str | None:
@@ -109,7 +113,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         await self.open()
         if self._closing:
             return
-        self.every(settings.SOCKET_HEARTBEAT_SECONDS, self._keep_alive)
+        self.every(settings.SOCKET_HEARTBEAT_SECONDS, self._beat)
         if self.member is not None and self.member.token_expires_at is not None:
             self.spawn(self._close_when_token_expires())
 
@@ -161,15 +165,23 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         self._slot = holder
         return True
 
-    async def _keep_alive(self) -> None:
-        """Every heartbeat: make sure the member still may use the socket; renew its slot."""
+    async def _beat(self) -> None:
+        """The socket's one heartbeat: make sure the member still may use the socket, renew
+        its slot, then the app's own ``heartbeat``."""
         if self.member is not None:
             reason = await database_sync_to_async(member_recheck)(self.member)
             if reason is not None:
                 await self.close_with(CLOSE_INVALID_TOKEN, reason)
                 return
         if self._slot is not None:
-            await socket_slot_renew(self._slot, self.channel_name)
+            try:
+                await socket_slot_renew(self._slot, self.channel_name)
+            except RedisError:  # the app's heartbeat still runs (it re-syncs the socket)
+                logger.warning("socket slot not renewed", exc_info=True)
+        await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """Run every SOCKET_HEARTBEAT_SECONDS while the socket is open (group re-join etc.)."""
 
     async def _close_when_token_expires(self) -> None:
         # auth.refresh moves the expiry on while this sleeps.
