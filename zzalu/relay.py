@@ -21,6 +21,7 @@ from django.db import InterfaceError, InternalError, OperationalError
 from redis import RedisError
 
 from . import envelope, metrics
+from .health import probe
 from .kafka import KafkaUnavailable
 from .worker import Worker
 
@@ -92,8 +93,6 @@ def by_topic(polled: dict) -> dict[str, list]:
 def dependencies_answer() -> bool:
     """Whether the database and Redis answer now: a record that fails while they do is the
     record's fault, not theirs."""
-    from .health import probe
-
     return probe("database") and probe("redis")
 
 
@@ -156,7 +155,7 @@ class Relay(Worker):
             try:
                 self.handlers[topic](chunk, announce=self.announce)
             except Exception as exc:
-                if is_transient(exc):
+                if isinstance(exc, TRANSIENT):
                     self._requeue(topic, records, chunks)
                     raise
                 if len(chunk) > 1:
@@ -233,8 +232,3 @@ class Relay(Worker):
         self.consumer.close()
         if isinstance(self.announce, Announcer):
             self.announce.close()
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A failure of something the relay depends on (retry later), not of the record."""
-    return isinstance(exc, TRANSIENT)
