@@ -1,40 +1,15 @@
-// The title-hakwon page: comments in two orders, live new comments, replies and likes.
+// The title-hakwon page: wires the socket client (socket.js) to the drawing (render.js), the two
+// orders, "more", likes, replies and the caption box.
 //
 // Writes go through the REST API (the same services as the socket); what everyone sees changing
-// (new comments, replies, like counts, edits, deletions, the close) arrives over the hakwon
-// socket. A new comment is put at the top when the reader is at the top of the list; otherwise
-// it waits behind the "N new comments" button, so the text being read never jumps.
-import { el, show } from "../dom.js";
+// arrives over the hakwon socket. A new comment is put at the top when the reader is at the top
+// of the list; otherwise it waits behind the "N new comments" button, so the text being read
+// never jumps. API paths come from the template (data-*-url; a per-comment one holds 0 for the id).
+import { show } from "../dom.js";
 import { errorMessage, request, samePath } from "../http.js";
 import { enterSubmits, isSendKey } from "../keys.js";
-import { LiveSocket } from "../live.js";
-import {
-  commentItem,
-  likeCount,
-  markDeleted,
-  replyCount,
-  setLikeCount,
-  setLiked,
-  setReplyCount,
-  updateComment,
-} from "./render.js";
-
-const root = document.getElementById("hakwon");
-const list = root.querySelector("[data-comments]");
-const more = root.querySelector("[data-more]");
-const empty = root.querySelector("[data-empty]");
-const newButton = root.querySelector("[data-new-comments]");
-const form = root.querySelector("[data-comment-form]");
-const loggedIn = Boolean(root.dataset.meId);
-
-const state = {
-  open: root.dataset.open === "true",
-  tab: "latest",
-  next: null,
-  items: new Map(), // comment id -> <li>, captions and the replies shown
-  pending: new Map(), // new captions held behind the button, by id
-  likeEvents: new Map(), // comment id -> live like events seen (see toggleLike)
-};
+import { CommentList, likeCount, setLikeCount, setLiked, showClosed } from "./render.js";
+import { HakwonClient } from "./socket.js";
 
 const WRITE_ERRORS = {
   401: "로그인이 필요해요.",
@@ -48,18 +23,32 @@ const STATES = {
   closed: "실시간 연결을 할 수 없어요.",
 };
 
+const root = document.getElementById("hakwon");
+const list = root.querySelector("[data-comments]");
+const more = root.querySelector("[data-more]");
+const empty = root.querySelector("[data-empty]");
+const newButton = root.querySelector("[data-new-comments]");
+const form = root.querySelector("[data-comment-form]");
+const loggedIn = Boolean(root.dataset.meId);
+const pathFor = (template, id) => template.replace("/0/", () => `/${id}/`);
+const listUrl = (tab) => `${root.dataset.commentsUrl}?ordering=${tab}`;
+
+const state = {
+  open: root.dataset.open === "true",
+  tab: "latest",
+  next: null,
+  pending: new Map(), // new captions held behind the button, by id
+};
+const comments = new CommentList(list, {
+  meId: root.dataset.meId,
+  open: state.open,
+  authorUrl: (username) => pathFor(root.dataset.memberUrl, encodeURIComponent(username)),
+});
+
 // --- the list -----------------------------------------------------------------------------------
 
-function item(comment) {
-  // One's own comment cannot be liked (the API answers 403 own_comment): no button to press.
-  const own = loggedIn && String(comment.author.id) === root.dataset.meId;
-  const node = commentItem(comment, { canReply: state.open && loggedIn, canLike: state.open && !own });
-  state.items.set(comment.id, node);
-  return node;
-}
-
 function refreshEmpty() {
-  show(empty, list.children.length === 0);
+  show(empty, comments.isEmpty);
 }
 
 async function load(tab) {
@@ -68,16 +57,15 @@ async function load(tab) {
     button.setAttribute("aria-pressed", String(button.dataset.tab === tab));
   }
   list.setAttribute("aria-busy", "true");
-  const { ok, data } = await request(`${root.dataset.commentsUrl}?ordering=${tab}`).catch(
+  const { ok, data } = await request(listUrl(tab)).catch(
     () => ({ ok: false }), // unreachable for a moment: keep what is shown
   );
   list.setAttribute("aria-busy", "false");
   if (!ok) return;
-  state.items.clear();
-  list.replaceChildren(...data.results.map(item));
+  comments.replace(data.results);
   // Held comments that this read already shows are no longer new; later ones still are.
   for (const id of state.pending.keys()) {
-    if (state.items.has(id)) state.pending.delete(id);
+    if (comments.has(id)) state.pending.delete(id);
   }
   state.next = samePath(data.next);
   show(more, Boolean(state.next));
@@ -90,9 +78,7 @@ async function loadMore() {
   try {
     const { ok, data } = await request(state.next).catch(() => ({ ok: false }));
     if (!ok) return;
-    for (const comment of data.results) {
-      if (!state.items.has(comment.id)) list.append(item(comment));
-    }
+    for (const comment of data.results) comments.append(comment);
     state.next = samePath(data.next);
     show(more, Boolean(state.next));
   } finally {
@@ -105,14 +91,15 @@ async function loadMore() {
 const readerAtTop = () => list.getBoundingClientRect().top >= -8;
 
 function arrived(comment) {
-  if (state.items.has(comment.id)) return updateComment(state.items.get(comment.id), comment);
+  if (comments.has(comment.id)) return comments.update(comment);
   if (state.tab === "latest" && readerAtTop()) {
-    list.prepend(item(comment));
+    comments.prepend(comment);
     refreshEmpty();
   } else {
     state.pending.set(comment.id, comment);
     showPending();
   }
+  return undefined;
 }
 
 function showPending() {
@@ -124,9 +111,7 @@ newButton.addEventListener("click", async () => {
   if (state.tab !== "latest") {
     await load("latest"); // the new ones are at the top of it
   } else {
-    for (const comment of state.pending.values()) {
-      if (!state.items.has(comment.id)) list.prepend(item(comment));
-    }
+    for (const comment of state.pending.values()) comments.prepend(comment);
     state.pending.clear();
     showPending();
     refreshEmpty();
@@ -135,98 +120,36 @@ newButton.addEventListener("click", async () => {
   list.firstElementChild?.querySelector("a, button")?.focus({ preventScroll: true });
 });
 
-// --- live events ---------------------------------------------------------------------------------
+// --- the socket client's view ------------------------------------------------------------------
 
-function replyArrived(reply) {
-  if (state.items.has(reply.id)) return;
-  const parent = state.items.get(reply.parent_id);
-  if (!parent) return;
-  setReplyCount(parent, replyCount(parent) + 1);
-  const box = parent.querySelector(".replies");
-  if (box.dataset.loaded) box.querySelector(".replies__list").append(item(reply));
-}
-
-function deleted(event) {
-  state.pending.delete(event.comment_id);
-  showPending();
-  const node = state.items.get(event.comment_id);
-  if (!node) return;
-  if (event.placeholder) return markDeleted(node);
-  node.remove();
-  state.items.delete(event.comment_id);
-  const parent = state.items.get(event.parent_id);
-  if (parent) setReplyCount(parent, replyCount(parent) - 1);
-  refreshEmpty();
-}
-
-function closed(event) {
-  state.open = false;
-  root.dataset.open = "false";
-  form?.remove();
-  root.querySelectorAll(".reply-form").forEach((f) => f.remove());
-  root.querySelectorAll("[data-like]").forEach((button) => {
-    button.disabled = true;
-  });
-  const badge = root.querySelector("[data-hakwon-state]");
-  badge.textContent = "마감";
-  badge.classList.remove("badge--live");
-  const banner = root.querySelector("[data-closed-banner]");
-  banner.replaceChildren(el("p", "", "마감되었어요! 오늘의 수상작:"));
-  const awards = el("ol", "award-list");
-  for (const award of event.awards) {
-    const line = el("li", "award");
-    line.append(
-      el("span", `rank rank--${award.rank}`, `${award.rank}위`),
-      el("span", "award__content", `“${award.content}”`),
-      el("span", "muted", `${award.member.nickname} · 좋아요 ${award.like_count}`),
-    );
-    awards.append(line);
-  }
-  if (!event.awards.length) awards.append(el("li", "muted", "수상작이 없어요."));
-  banner.append(awards);
-  show(banner, true);
-}
-
-function onFrame(frame) {
-  switch (frame.type) {
-    case "comment.created":
-      return arrived(frame.comment);
-    case "reply.created":
-      return replyArrived(frame.comment);
-    case "comment.updated": {
-      const node = state.items.get(frame.comment.id);
-      if (node) updateComment(node, { ...frame.comment, like_count: undefined });
-      return;
-    }
-    case "comment.deleted":
-      return deleted(frame);
-    case "comment.liked": {
-      state.likeEvents.set(frame.comment_id, (state.likeEvents.get(frame.comment_id) || 0) + 1);
-      const node = state.items.get(frame.comment_id);
+const client = new HakwonClient({
+  wsPath: root.dataset.wsPath,
+  catchUpUrl: () => listUrl(state.tab),
+  view: {
+    created: arrived,
+    replied: (reply) => comments.addReply(reply),
+    // Like counts move by their own events; an edit's copy of the count may be older.
+    updated: (comment) => comments.update({ ...comment, like_count: undefined }),
+    deleted(frame) {
+      state.pending.delete(frame.comment_id);
+      showPending();
+      if (comments.remove(frame)) refreshEmpty();
+    },
+    liked(frame) {
+      const node = comments.get(frame.comment_id);
       if (node) setLikeCount(node, frame.like_count);
-      return;
-    }
-    case "hakwon.closed":
-      return closed(frame);
-    default:
-      return undefined;
-  }
-}
-
-// After a drop the socket has no replay: read the first page again and merge it.
-async function resync() {
-  const url = `${root.dataset.commentsUrl}?ordering=${state.tab}`;
-  const { ok, data } = await request(url).catch(() => ({ ok: false }));
-  if (!ok) return;
-  for (const comment of [...data.results].reverse()) arrived(comment);
-}
-
-const socket = new LiveSocket(root.dataset.wsPath, {
-  onFrame,
-  onOpen: (reconnected) => reconnected && resync(),
-  onState(name) {
-    root.dataset.state = name;
-    root.querySelector("[data-conn-status]").textContent = STATES[name] ?? "";
+    },
+    closed(frame) {
+      state.open = false;
+      root.dataset.open = "false";
+      form?.remove();
+      comments.close();
+      showClosed(root, frame.awards);
+    },
+    state(name) {
+      root.dataset.state = name;
+      root.querySelector("[data-conn-status]").textContent = STATES[name] ?? "";
+    },
   },
 });
 
@@ -239,22 +162,22 @@ async function toggleLike(button) {
   }
   if (!state.open || button.getAttribute("aria-busy") === "true") return;
   const id = Number(button.dataset.like);
-  const node = state.items.get(id);
+  const node = comments.get(id);
   const liked = button.getAttribute("aria-pressed") === "true";
-  const eventsBefore = state.likeEvents.get(id) || 0;
+  const eventsBefore = client.likeEventCount(id);
   button.setAttribute("aria-busy", "true");
   try {
-    const response = await request(`/api/comments/${id}/like/`, {
+    const response = await request(pathFor(root.dataset.likeUrl, id), {
       method: liked ? "DELETE" : "POST",
     });
-    const quiet = (state.likeEvents.get(id) || 0) === eventsBefore;
+    const quiet = client.likeEventCount(id) === eventsBefore;
     if (response.status === 201 || response.status === 409) {
       setLiked(node, true);
       // The live event carries the committed count; use ours only if none came meanwhile.
       if (response.status === 201 && quiet) setLikeCount(node, response.data.like_count);
     } else if (response.status === 204 || response.status === 404) {
       setLiked(node, false);
-      if (response.status === 204 && quiet && !socket.isOpen) {
+      if (response.status === 204 && quiet && !client.isOpen) {
         setLikeCount(node, likeCount(node) - 1);
       }
     }
@@ -266,24 +189,22 @@ async function toggleLike(button) {
 }
 
 async function toggleReplies(button) {
-  const node = state.items.get(Number(button.dataset.replies));
+  const id = Number(button.dataset.replies);
+  const node = comments.get(id);
   const box = node.querySelector(".replies");
   const opening = box.hidden;
   box.hidden = !opening;
   button.setAttribute("aria-expanded", String(opening));
   if (!opening || box.dataset.loaded) return;
   box.dataset.loaded = "true";
-  const replies = box.querySelector(".replies__list");
-  let next = `/api/comments/${button.dataset.replies}/replies/`;
+  let next = pathFor(root.dataset.repliesUrl, id);
   while (next) {
     const { ok, data } = await request(next).catch(() => ({ ok: false }));
     if (!ok) {
       delete box.dataset.loaded; // try again on the next open
       break;
     }
-    for (const reply of data.results) {
-      if (!state.items.has(reply.id)) replies.append(item(reply));
-    }
+    comments.appendReplies(node, data.results);
     next = samePath(data.next);
   }
   box.querySelector("textarea")?.focus();
@@ -345,7 +266,7 @@ if (form) {
     event.preventDefault();
     write(form, root.dataset.commentsUrl, async (comment) => {
       if (state.tab !== "latest") await load("latest");
-      if (!state.items.has(comment.id)) list.prepend(item(comment));
+      comments.prepend(comment);
       state.pending.delete(comment.id);
       showPending();
       refreshEmpty();
@@ -358,7 +279,7 @@ list.addEventListener("submit", (event) => {
   if (!replyForm) return;
   event.preventDefault();
   const parentId = Number(replyForm.dataset.replyForm);
-  write(replyForm, `/api/comments/${parentId}/replies/`, (reply) => replyArrived(reply));
+  write(replyForm, pathFor(root.dataset.repliesUrl, parentId), (reply) => comments.addReply(reply));
 });
 
 for (const button of root.querySelectorAll("[data-tab]")) {
@@ -366,4 +287,4 @@ for (const button of root.querySelectorAll("[data-tab]")) {
 }
 more.addEventListener("click", loadMore);
 
-load("latest").then(() => socket.start());
+load("latest").then(() => client.start());
