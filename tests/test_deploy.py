@@ -1,11 +1,12 @@
-"""The Docker deployment files are valid and agree with the local launcher.
+"""The Docker deployment files are valid and run the processes the Procfile declares.
 
-``ops/deploy-check.sh`` needs no Docker engine: it installs what it lacks (Debian's
+``ops/deploy_check.py`` needs no Docker engine: it installs what it lacks (Debian's
 docker-compose, check-jsonschema, Debian's nginx binary) and fails, never skips.
 """
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.timeout(900)  # a first run may apt-get install and pip install
 def test_deploy_check_passes():
     result = subprocess.run(
-        ["bash", str(ROOT / "ops" / "deploy-check.sh")],
+        [sys.executable, str(ROOT / "ops" / "deploy_check.py")],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -24,7 +25,7 @@ def test_deploy_check_passes():
         timeout=850,
     )
     assert result.returncode == 0, (
-        f"ops/deploy-check.sh exited {result.returncode}\n"
+        f"ops/deploy_check.py exited {result.returncode}\n"
         f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
     )
 
