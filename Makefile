@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-SERVICES := ops/services.sh
+SERVICES := python3 ops/services.py
 PG_URL ?= postgres://zzalu:zzalu@127.0.0.1:5432/zzalu
 
-.PHONY: run test lint format services services-stop services-status \
+.PHONY: run test test-fast lint format services services-stop services-status \
         setup topics bench
 
 # Local development, asked for explicitly: the settings default to DEBUG off (a deployment),
@@ -27,16 +27,17 @@ setup: $(BIN)/.installed services topics
 topics: $(BIN)/.installed services
 	$(BIN)/python manage.py kafka_topics
 
-## Serve the app (Daphne on 127.0.0.1:$(PORT)) with the relay and workers beside it.
+## Serve the app: the Procfile's processes (Daphne on 127.0.0.1:$(PORT), relay, sweeper,
+## scheduler) under honcho; Ctrl-C stops them all.
 run: setup
 	$(BIN)/python manage.py demo_data
-	PORT=$(PORT) ops/run.sh
+	@echo "Zzalu Realtime: http://127.0.0.1:$(PORT)/ (API docs /api/docs/); demo / zzalu-demo-1234"
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile -p $(PORT)
 
 ## The whole test suite against real Kafka and Redis (and Debian's Chromium for the pages),
 ## on SQLite and then on PostgreSQL; lint first.
-test: $(BIN)/.installed services
-	ops/browser.sh
-	$(SERVICES) start postgres
+test: $(BIN)/.installed
+	$(SERVICES) start redis kafka postgres browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest
@@ -53,14 +54,10 @@ services:
 	$(SERVICES) start
 
 services-stop:
-	$(SERVICES) stop
-	$(SERVICES) stop postgres
-	$(SERVICES) stop cluster
+	$(SERVICES) stop all
 
 services-status:
-	$(SERVICES) status
-	$(SERVICES) status postgres
-	$(SERVICES) status cluster
+	$(SERVICES) status all
 
 ## The benchmark's short default (under three minutes): kafka pipeline against direct group_send.
 bench: setup

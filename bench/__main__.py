@@ -373,7 +373,7 @@ class Bench:
             tail = (self.out / "loadgen.log").read_text(errors="replace")[-1500:]
             raise LoadgenFailed(f"load generator failed ({code}): ...{tail[-300:]}")
         if not stack.web.running:
-            raise RuntimeError(f"{stack.web.name} died:\n{stack.web.tail()}")
+            raise RuntimeError(f"{stack.web.name} died:\n{stack.web.log_tail()}")
         if not stack.relay.running:
             # Seen when the shared broker restarts under it (an offset commit that cannot reach
             # the broker ends the relay): note it, start another, and measure the round again.

@@ -1,7 +1,7 @@
 """The baseline arm: the Channels tutorial's chat consumer, served only when the benchmark asks.
 
-``chat/routing.py`` routes ``ws/direct/<room_id>/`` here when ``BENCH_DIRECT_ROUTE=true``. It is
-deliberately the tutorial architecture and nothing more: each received ``chat.send`` is
+Served at ``ws/direct/<room_id>/`` under the benchmark's settings only (``bench/settings.py``).
+It is deliberately the tutorial architecture and nothing more: each received ``chat.send`` is
 ``group_send``-ed straight to the room's group, and every socket's handler JSON-encodes the event
 for its own client (stdlib ``json``, Channels' default ``dispatch``). No Kafka, no database, no
 batching: the thing the Kafka pipeline has to keep up with.
@@ -18,6 +18,7 @@ import uuid
 from datetime import UTC, datetime
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.urls import path
 
 
 def direct_group(room_id: int) -> str:
@@ -61,3 +62,6 @@ class DirectChatConsumer(AsyncWebsocketConsumer):
 
     async def chat_message(self, event):
         await self.send(text_data=json.dumps(event))
+
+
+websocket_urlpatterns = [path("ws/direct/<int:room_id>/", DirectChatConsumer.as_asgi())]

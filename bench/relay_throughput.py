@@ -5,22 +5,23 @@
 relay (``manage.py kafka_relay``) and times it until every message is stored and announced on
 the channel layer (group_send to each room, as in production; nobody needs to listen). Prints
 messages/s and the relay's CPU seconds per 1,000 messages. Kafka and Redis: the ones
-``ops/services.sh`` runs. Everything the run creates is deleted at the end.
+``ops/services.py`` runs. Everything the run creates is deleted at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
 
 import psutil
 
+from zzalu import procfile
+from zzalu.procfile import Process
+
 from .stack import (
     BENCH_LOCAL,
-    Proc,
     base_env,
     cleanup,
     environ_for_django,
@@ -72,12 +73,12 @@ def main() -> None:
         get_producer().flush(60)
         print(f"backlog: {args.messages} messages in {args.rooms} rooms on {topic}")
 
-        relay = Proc("relay", [sys.executable, "manage.py", "kafka_relay"], env, run_dir).start()
+        relay = Process("relay", procfile.argv("relay"), env, run_dir / "relay.log").start()
         process = psutil.Process(relay.pid)
         cpu_before, started = process.cpu_times(), time.monotonic()
         while (stored := ChatMessage.objects.count()) < args.messages:
             if not relay.running:
-                raise SystemExit(f"the relay exited:\n{relay.tail()}")
+                raise SystemExit(f"the relay exited:\n{relay.log_tail()}")
             time.sleep(0.2)
         elapsed = time.monotonic() - started
         cpu = process.cpu_times()

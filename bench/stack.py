@@ -1,22 +1,24 @@
 """The real stack for the benchmark: its own database, topics and Redis namespace, real processes.
 
-Kafka and Redis are the ones ``ops/services.sh`` runs (reused, started only if unreachable; never
-stopped). The web server (Daphne or Uvicorn) and the relay (``manage.py kafka_relay``) are
-started here with the benchmark's environment, exactly as they run in production, and stopped
-at the end. Nothing of a benchmark run is left behind in Kafka or Redis.
+Kafka and Redis are the ones ``ops/services.py`` runs (reused, started only if unreachable; never
+stopped). The web server (the Procfile's Daphne, or Uvicorn) and the relay (the
+Procfile's) are started here with the benchmark's environment, exactly as they run in production,
+and stopped at the end. Nothing of a benchmark run is left behind in Kafka or Redis.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from zzalu import procfile
+from zzalu.procfile import Process
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".local" / "run"
@@ -33,7 +35,7 @@ def base_env(run_id: str, db_path: Path, *, debug: bool) -> dict[str, str]:
     """What every process of the run shares (the orchestrator configures Django with it too)."""
     prefix = f"bench-{run_id}"
     return {
-        "DJANGO_SETTINGS_MODULE": "zzalu.settings.base",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DEBUG": "true" if debug else "false",
         "SECRET_KEY": "bench-only-secret-key-not-used-anywhere-else-0123456789",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -46,7 +48,6 @@ def base_env(run_id: str, db_path: Path, *, debug: bool) -> dict[str, str]:
         "CHAT_RATE_PER_SEC": "1000000",
         "CHAT_RATE_BURST": "1000000",
         "JWT_ACCESS_MINUTES": "1440",
-        "BENCH_DIRECT_ROUTE": "true",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
@@ -63,7 +64,7 @@ def services_up() -> None:
             return False
 
     if not (reachable(9092) and reachable(6379)):
-        subprocess.run([str(ROOT / "ops" / "services.sh"), "start"], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "ops/services.py", "start"], check=True, cwd=ROOT)
 
 
 def wait_for_services(timeout: float = 120.0) -> None:
@@ -80,84 +81,24 @@ def wait_for_services(timeout: float = 120.0) -> None:
 
 
 def service_pid(name: str) -> int | None:
+    """The pid ops/services.py recorded for a service (its file: pid, start time, ports)."""
     import psutil
 
     try:
-        pid = int((RUN_DIR / f"{name}.pid").read_text().strip())
-    except (OSError, ValueError):
+        pid = int((RUN_DIR / f"{name}.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
     return pid if psutil.pid_exists(pid) else None
 
 
-class Proc:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path):
-        self.name, self.argv, self.env = name, argv, env
-        self.log_path = log_dir / f"{name}.log"
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> Proc:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        return self
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    @property
-    def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def stop(self, timeout: float = 15) -> None:
-        if not self.running:
-            return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(5)
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
 def web_argv(server: str, port: int) -> list[str]:
-    # The servers' own access logs are off: the app writes one without query strings, which
-    # may carry a token (zzalu.logs.AccessLog).
+    """The Procfile's web process, or Uvicorn (measured beside it: docs/decisions/0005)."""
     if server == "daphne":
-        return [
-            sys.executable,
-            "-m",
-            "daphne",
-            "--verbosity",
-            "0",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "zzalu.asgi:application",
-        ]
+        return procfile.argv("web", env={"PORT": str(port)})
     if server == "uvicorn":
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "zzalu.asgi:application",
-        ]
+        # Its own access log off: the app writes one without query strings (zzalu.logs.AccessLog).
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--log-level", "warning", "zzalu.asgi:application"]  # fmt: skip
     raise ValueError(f"unknown server {server!r}")
 
 
@@ -168,13 +109,11 @@ class AppStack:
         self.server, self.layer = server, layer
         self.port = free_port()
         child = {**os.environ, **env, "CHANNEL_LAYER_BACKEND": layer}
-        self.web = Proc(f"web-{tag}", web_argv(server, self.port), child, log_dir)
-        self.relay = Proc(
-            f"relay-{tag}",
-            [sys.executable, "manage.py", "kafka_relay", "--log-every", "10"],
-            child,
-            log_dir,
+        self.web = Process(
+            f"web-{tag}", web_argv(server, self.port), child, log_dir / f"web-{tag}.log"
         )
+        relay = procfile.argv("relay", "--log-every", "10")
+        self.relay = Process(f"relay-{tag}", relay, child, log_dir / f"relay-{tag}.log")
 
     @property
     def ws(self) -> str:
@@ -187,7 +126,7 @@ class AppStack:
         while time.monotonic() < deadline:
             for proc in (self.web, self.relay):
                 if not proc.running:
-                    raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}")
+                    raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
             try:
                 url = f"http://127.0.0.1:{self.port}/healthz"
                 with urllib.request.urlopen(url, timeout=1) as response:
@@ -195,7 +134,7 @@ class AppStack:
                         return self
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"web server did not answer /healthz:\n{self.web.tail()}")
+        raise RuntimeError(f"web server did not answer /healthz:\n{self.web.log_tail()}")
 
     def stop(self) -> None:
         self.web.stop()

@@ -6,9 +6,9 @@ for PostgreSQL) and inherit the session's topic prefix and Redis namespace.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import signal
-import subprocess
+import socket
 import sys
 import time
 import urllib.request
@@ -17,10 +17,16 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-# The benchmark and the tests start the app exactly the same way.
-from bench.stack import free_port, web_argv
+from zzalu import procfile
+from zzalu.procfile import Process
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_database_url() -> str:
@@ -55,52 +61,11 @@ def child_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-class Proc:
-    """One child process with its output in a log file; restartable."""
+class Proc(Process):
+    """A child process of the test run, its log in the run's folder."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str]):
-        self.name, self.argv, self.env = name, argv, env
-        self.popen: subprocess.Popen | None = None
-        self.log_path = settings.TEST_RUN_DIR / f"{name}.log"
-
-    def start(self) -> Proc:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.popen = subprocess.Popen(
-            self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        return self
-
-    @property
-    def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def signal(self, sig: int) -> None:
-        if self.running:
-            self.popen.send_signal(sig)
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to finish anything."""
-        if self.running:
-            self.popen.kill()
-            self.popen.wait(10)
-
-    def stop(self, timeout: float = 15) -> int | None:
-        if not self.running:
-            return self.popen.returncode if self.popen else None
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(5)
-            raise AssertionError(f"{self.name} ignored SIGTERM for {timeout}s") from None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return ""
+        super().__init__(name, argv, env, settings.TEST_RUN_DIR / f"{name}.log")
 
 
 class HttpProc(Proc):
@@ -136,16 +101,22 @@ class HttpProc(Proc):
 
 
 class WebServer(HttpProc):
-    def __init__(self, name: str = "web", port: int | None = None, server: str = "daphne", **env):
+    """The Procfile's web process, on a port of its own."""
+
+    def __init__(self, name: str = "web", port: int | None = None, **env):
         self.port = port or free_port()
-        super().__init__(name, web_argv(server, self.port), child_env(**env))
+        super().__init__(name, procfile.argv("web", env={"PORT": str(self.port)}), child_env(**env))
 
 
 class Worker(Proc):
-    """A management-command worker: the relay or the outbox sweeper."""
+    """A worker the Procfile declares (relay, sweeper), or another management command."""
 
     def __init__(self, name: str, *command: str, **env):
-        super().__init__(name, [sys.executable, "manage.py", *command], child_env(**env))
+        if command[0] in procfile.declared():
+            argv = procfile.argv(*command)
+        else:
+            argv = [sys.executable, "manage.py", *command]
+        super().__init__(name, argv, child_env(**env))
 
     def start(self) -> Worker:
         super().start()
@@ -157,29 +128,22 @@ class Worker(Proc):
 
 def Relay(name: str = "relay", **env) -> Worker:  # noqa: N802 - reads as a process kind
     port = free_port()  # each relay its own metrics port: several run at once in tests
-    relay = Worker(name, "kafka_relay", "--log-every", "5", RELAY_METRICS_PORT=str(port), **env)
+    relay = Worker(name, "relay", "--log-every", "5", RELAY_METRICS_PORT=str(port), **env)
     relay.metrics_url = f"http://127.0.0.1:{port}/metrics"
     return relay
 
 
 def Sweeper(name: str = "sweeper", **env) -> Worker:  # noqa: N802
-    return Worker(name, "outbox_sweeper", **{"SWEEPER_METRICS_PORT": "0", **env})
-
-
-NGINX = ROOT / ".local" / "deploy-check" / "nginx" / "usr" / "sbin" / "nginx"
+    return Worker(name, "sweeper", **{"SWEEPER_METRICS_PORT": "0", **env})
 
 
 def nginx_binary() -> Path:
-    """Debian's nginx binary, unpacked (never installed) where ops/deploy-check.sh keeps it."""
-    if not NGINX.exists():
-        unpack = NGINX.parents[2]
-        download = unpack.parent / "download"
-        download.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["apt-get", "download", "nginx"], cwd=download, check=True)
-        deb = next(download.glob("nginx_*.deb"))
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpack)], check=True)
-        deb.unlink()
-    return NGINX
+    """Debian's nginx, unpacked (never installed) where ops/deploy_check.py keeps it."""
+    spec = importlib.util.spec_from_file_location("debian", ROOT / "ops" / "debian.py")
+    debian = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(debian)
+    cache = ROOT / ".local" / "deploy-check"
+    return debian.unpack("nginx", cache / "nginx", log=cache / "apt-nginx.log") / "usr/sbin/nginx"
 
 
 class Nginx(HttpProc):

@@ -2,13 +2,14 @@
 
 import os
 import subprocess
+import sys
 
 from .procs import ROOT
 
 
 def service(action: str, name: str, **env: str) -> None:
     result = subprocess.run(
-        [str(ROOT / "ops" / "services.sh"), action, name],
+        [sys.executable, str(ROOT / "ops" / "services.py"), action, name],
         capture_output=True,
         text=True,
         timeout=240,
@@ -16,5 +17,5 @@ def service(action: str, name: str, **env: str) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(
-            f"ops/services.sh {action} {name} failed:\n{result.stdout}{result.stderr}"
+            f"ops/services.py {action} {name} failed:\n{result.stdout}{result.stderr}"
         )

@@ -286,7 +286,7 @@ def test_the_relay_lag_grows_behind_a_waiting_batch_and_comes_back_to_zero(live,
     room, member, port = make_room(), make_user(), free_port()
     topic = topic_name("chat")
     lagging = Worker(
-        "relay-lag", "kafka_relay", "--max-batch", "1",
+        "relay-lag", "relay", "--max-batch", "1",
         RELAY_METRICS_PORT=str(port), KAFKA_RELAY_GROUP=f"{settings.KAFKA_RELAY_GROUP}.lag",
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/metrics"

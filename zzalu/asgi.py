@@ -8,11 +8,12 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zzalu.settings.base")
 django_asgi_app = get_asgi_application()
 
+from importlib import import_module  # noqa: E402
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from chat.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
-from comments.routing import websocket_urlpatterns as hakwon_sockets  # noqa: E402
 from zzalu.logs import AccessLog  # noqa: E402
 from zzalu.sockets import UnknownPathConsumer  # noqa: E402
 from zzalu.ws_auth import OriginCheck, SocketAuthStack  # noqa: E402
@@ -26,8 +27,11 @@ application = AccessLog(
                     URLRouter(
                         # Last: any other path closes with 4404 instead of failing with an HTTP 500.
                         [
-                            *chat_sockets,
-                            *hakwon_sockets,
+                            *(
+                                route
+                                for module in settings.WEBSOCKET_ROUTES
+                                for route in import_module(module).websocket_urlpatterns
+                            ),
                             re_path(r"", UnknownPathConsumer.as_asgi()),
                         ]
                     )

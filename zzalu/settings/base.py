@@ -227,8 +227,8 @@ SOCKET_LIMIT_PER_MEMBER = env.int("SOCKET_LIMIT_PER_MEMBER", default=20)
 SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS = env.int("SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS", default=50)
 # A socket replays at most this many missed messages; older ones are offered as a `chat.gap`.
 CHAT_CATCH_UP_LIMIT = env.int("CHAT_CATCH_UP_LIMIT", default=500)
-# Off unless the benchmark turns it on: the Channels-tutorial consumer used as a baseline.
-BENCH_DIRECT_ROUTE = env.bool("BENCH_DIRECT_ROUTE", default=False)
+# Modules whose `websocket_urlpatterns` the ASGI app serves (the benchmark's settings add one).
+WEBSOCKET_ROUTES = ["chat.routing", "comments.routing"]
 
 # --- Title-hakwon -----------------------------------------------------------------------
 HAKWON_TIME_ZONE = env("HAKWON_TIME_ZONE", default="Asia/Seoul")

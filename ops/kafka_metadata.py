@@ -1,22 +1,11 @@
-#!/usr/bin/env python3
-"""Print the brokers a Kafka cluster currently lists, using only the standard library.
+"""The brokers a Kafka cluster lists, with the standard library only: one Metadata request.
 
-Used by ops/services.sh to decide that the three-node test cluster is really formed
-(every broker registered and unfenced with the KRaft controller), not just listening.
-
-    python3 ops/kafka/brokers.py HOST:PORT [HOST:PORT ...]
-
-Sends one Metadata request (v8, no topics) to the first address that answers and prints
-
-    brokers=1,2,3 controller=2 cluster_id=Ab3...
-
-(sorted node ids; `controller` is what the broker reports, -1 when unknown). Exit status:
-0 on an answer, 1 when no address answered, 2 on bad usage.
+ops/services.py uses it as its Kafka probe: a broker is ready when it answers, and a cluster is
+formed when every running node is registered and unfenced with the KRaft controller.
 """
 
 import socket
 import struct
-import sys
 
 API_METADATA = 3
 VERSION = 8  # last non-flexible version; supported by Kafka 2.4 .. 4.x
@@ -81,27 +70,3 @@ def metadata(host: str, port: int, timeout: float = 5.0):
     cluster_id = r.string()
     controller = r.take(">i")
     return sorted(brokers), controller, cluster_id
-
-
-def main(argv):
-    if not argv:
-        print("usage: brokers.py HOST:PORT [HOST:PORT ...]", file=sys.stderr)
-        return 2
-    last_error = None
-    for address in argv:
-        host, _, port = address.rpartition(":")
-        try:
-            brokers, controller, cluster_id = metadata(host or "127.0.0.1", int(port))
-        except (OSError, ValueError, struct.error) as exc:
-            last_error = f"{address}: {exc}"
-            continue
-        print(
-            f"brokers={','.join(map(str, brokers))} controller={controller} cluster_id={cluster_id}"
-        )
-        return 0
-    print(f"no broker answered ({last_error})", file=sys.stderr)
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
