@@ -1,7 +1,7 @@
 """No token in a log line (issue 11, item 4), and nginx's own scheme (item 8).
 
 The stack runs for real: ops/nginx/nginx.conf in front of a Daphne web server started as the
-deployment starts it (bench.stack.web_argv, the same flags as ops/run.sh and compose), the
+deployment starts it (the Procfile's web command, which compose runs too), the
 relay and the sweeper. Clients use tokens every way they can; afterwards no log file of the
 test run holds any of them.
 """

@@ -89,7 +89,6 @@ def test_debug_is_off_unless_asked_for():
 
 
 def test_local_development_asks_for_debug_explicitly():
-    assert "export DEBUG=${DEBUG:-true}" in (ROOT / "ops" / "run.sh").read_text()
     assert "export DEBUG ?= true" in (ROOT / "Makefile").read_text()
     assert (
         'os.environ.setdefault("DEBUG", "true")'

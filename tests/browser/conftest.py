@@ -101,7 +101,7 @@ def browsers(live, monkeypatch) -> Iterator[Browsers]:
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium. "
-            "Run `ops/browser.sh` (make test does) to install it."
+            "Run `python3 ops/services.py start browser` (make test does) to install it."
         )
     # Playwright's sync API keeps an asyncio loop running in this thread, and Django refuses
     # ORM calls while a loop runs (SynchronousOnlyOperation). The tests create and inspect data
