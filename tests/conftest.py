@@ -2,16 +2,28 @@
 
 Kafka and Redis must be running (``make test`` starts them with ``ops/services.sh``). When
 they are not, every test that needs them errors with a message saying so; nothing is skipped.
+
+``pytest --fast`` (``make test-fast``) is the inner loop: only the tests that need no Kafka, no
+Redis, no browser and no server process of the stack, on Kafka and Redis addresses where nothing
+listens, so a test that needs them after all fails loudly instead of passing on the real ones.
 """
 
 from __future__ import annotations
 
+import dis
+import importlib
+import importlib.util
+import inspect
 import itertools
+import os
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.test.utils import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -35,15 +47,189 @@ def pytest_sessionstart(session):
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="only the tests that need no Kafka, Redis, browser or server process (the others "
+        "are deselected), with Kafka and Redis pointed at a port where nothing listens",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("fast"):
+        close_the_services()
+
+
 def pytest_collection_modifyitems(config, items):
     """``postgres`` tests run on PostgreSQL only: on the SQLite pass of ``make test`` they are
-    deselected (not skipped), so nothing reads as skipped and the fuzzing runs once."""
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        return
-    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    deselected (not skipped), so nothing reads as skipped and the fuzzing runs once. Under
+    ``--fast``, so are the tests that need the services."""
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    fast = config.getoption("fast")
+    deselected = [
+        item
+        for item in items
+        if (not on_postgres and item.get_closest_marker("postgres"))
+        or (fast and needs_services(item))
+    ]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+        gone = set(deselected)
+        items[:] = [item for item in items if item not in gone]
+
+
+# --- the fast tier (`pytest --fast`) --------------------------------------------------------
+
+# Where nothing listens: a test of the fast tier that reaches for Kafka or Redis fails at once.
+CLOSED_KAFKA = "127.0.0.1:1"
+CLOSED_REDIS = "redis://127.0.0.1:1/0"
+
+
+def close_the_services() -> None:
+    """Point this process, and the interpreters its tests start, at the closed addresses."""
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = CLOSED_KAFKA
+    os.environ["REDIS_URL"] = os.environ["CHANNEL_LAYER_HOSTS"] = CLOSED_REDIS
+    cache = {**settings.CACHES["default"], "LOCATION": CLOSED_REDIS}
+    layer = settings.CHANNEL_LAYERS["default"]
+    override_settings(  # its setting_changed signals reset the cache and channel layer handlers
+        KAFKA_BOOTSTRAP_SERVERS=[CLOSED_KAFKA],
+        REDIS_URL=CLOSED_REDIS,
+        CACHES={**settings.CACHES, "default": cache},
+        CHANNEL_LAYERS={
+            "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [CLOSED_REDIS]}}
+        },
+    ).enable()
+
+
+# Fixtures that start or reach the services. pytest-django's clients are among them: every
+# request crosses axes' lockout check and the DRF throttles, which count in the Redis cache.
+SERVICE_FIXTURES = {
+    "real_services",
+    "stack",
+    "live",
+    "client",
+    "admin_client",
+    "async_client",
+    "async_admin_client",
+    "live_server",
+}
+SERVICE_MARKERS = ("services", "browser", "cluster")
+# Modules whose classes and functions reach Kafka, Redis, a browser or a server process...
+SERVICE_MODULES = (
+    "kafka",
+    "confluent_kafka",
+    "redis",
+    "channels_redis",
+    "websockets",
+    "playwright",
+    "zzalu.kafka",
+    "zzalu.redis",
+    "tests.procs",
+    "tests.services",
+    "tests.ws",
+)
+# ... but for their plain data (names, records, errors, keys).
+PLAIN = {
+    "zzalu.kafka": {
+        "KafkaUnavailable",
+        "KafkaRejected",
+        "Record",
+        "topic_name",
+        "dead_letter_topic",
+    },
+    "zzalu.redis": {"key"},
+}
+
+
+def _service_objects() -> set[int]:
+    """Single objects that reach the services: the test clients (axes and the throttles count
+    in the Redis cache), the cache itself and the channel layer."""
+    from channels.layers import channel_layers, get_channel_layer
+    from django.core.cache import cache, caches
+    from django.test import AsyncClient, Client
+    from rest_framework.test import APIClient
+
+    objects = (APIClient, AsyncClient, Client, cache, caches, channel_layers, get_channel_layer)
+    return {id(obj) for obj in objects}
+
+
+def _is_service(obj, service_objects: set[int]) -> bool:
+    if id(obj) in service_objects:
+        return True
+    if inspect.ismodule(obj):
+        module, name = obj.__name__, None
+    elif inspect.isclass(obj) or inspect.isroutine(obj):
+        module, name = getattr(obj, "__module__", None) or "", obj.__name__
+    else:
+        return False
+    if name in PLAIN.get(module, ()):
+        return False
+    return any(module == m or module.startswith(m + ".") for m in SERVICE_MODULES)
+
+
+def _names(func) -> Iterator:
+    """What the code of a function (nested functions included) names: its globals, and what
+    it imports inside itself."""
+    package = func.__module__.rpartition(".")[0]
+    codes = [func.__code__]
+    while codes:
+        code = codes.pop()
+        codes += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+        yield from (func.__globals__[n] for n in code.co_names if n in func.__globals__)
+        ops = list(dis.get_instructions(code))
+        for i, op in enumerate(ops):
+            # `[from ...] import ...`: LOAD_CONST level, LOAD_CONST fromlist, IMPORT_NAME name
+            if (
+                op.opname != "IMPORT_NAME"
+                or [o.opname for o in ops[i - 2 : i]] != ["LOAD_CONST"] * 2
+            ):
+                continue
+            level, fromlist = ops[i - 2].argval, ops[i - 1].argval
+            name = importlib.util.resolve_name("." * level + op.argval, package)
+            try:
+                module = importlib.import_module(name)
+            except ImportError:  # the test itself will say so
+                continue
+            # `from module import a, b` binds a and b only; `import module` the module.
+            yield from (getattr(module, attr, None) for attr in fromlist) if fromlist else [module]
+
+
+def _uses_services(obj, service_objects: set[int], seen: set[int]) -> bool:
+    """Whether a function or class of tests/ names a service, or a function or class of tests/
+    that does in turn."""
+    obj = inspect.unwrap(obj) if callable(obj) else obj
+    if id(obj) in seen or not (getattr(obj, "__module__", None) or "").startswith("tests"):
+        return False
+    seen.add(id(obj))
+    if inspect.isclass(obj):
+        members = [getattr(m, "fget", m) for m in vars(obj).values()]
+        return any(_uses_services(m, service_objects, seen) for m in members if m)
+    if not inspect.isfunction(obj):
+        return False
+    return any(
+        _is_service(found, service_objects) or _uses_services(found, service_objects, seen)
+        for found in _names(obj)
+    )
+
+
+def needs_services(item) -> bool:
+    """Whether a test needs Kafka, Redis, a browser or a server process: by its markers, its
+    fixture closure, or what the code of the test, of its fixtures and parameters, and of the
+    helpers of tests/ they call names. A need none of them shows fails loudly under ``--fast``
+    (the services' addresses are closed): mark the test ``services``."""
+    if any(item.get_closest_marker(name) for name in SERVICE_MARKERS):
+        return True
+    if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    code = [getattr(item, "function", None)]
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    for defs in fixtureinfo.name2fixturedefs.values() if fixtureinfo else ():
+        code += [fixturedef.func for fixturedef in defs]
+    callspec = getattr(item, "callspec", None)
+    code += list(callspec.params.values()) if callspec else []
+    service_objects, seen = _service_objects(), set()
+    return any(_uses_services(obj, service_objects, seen) for obj in code if obj is not None)
 
 
 # --- real services --------------------------------------------------------------------------
