@@ -144,14 +144,17 @@ PLAIN = {
 
 def _service_objects() -> set[int]:
     """Single objects that reach the services: the test clients (axes and the throttles count
-    in the Redis cache), the cache itself and the channel layer."""
+    in the Redis cache), the cache itself, the channel layer, and the runner of the Procfile's
+    processes (servers and workers)."""
     from channels.layers import channel_layers, get_channel_layer
     from django.core.cache import cache, caches
     from django.test import AsyncClient, Client
     from rest_framework.test import APIClient
 
+    from zzalu.procfile import Process
+
     objects = (APIClient, AsyncClient, Client, cache, caches, channel_layers, get_channel_layer)
-    return {id(obj) for obj in objects}
+    return {id(obj) for obj in (*objects, Process)}
 
 
 def _is_service(obj, service_objects: set[int]) -> bool:
