@@ -42,6 +42,11 @@ test: $(BIN)/.installed
 	$(BIN)/pytest
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
+## The inner loop (well under a minute): only tests that need no Kafka, Redis, browser or server
+## process; the others are deselected, and Kafka and Redis point where nothing listens.
+test-fast: $(BIN)/.installed
+	$(BIN)/pytest --fast
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
