@@ -1,6 +1,6 @@
 """Fixtures: the real services, the running stack (web + relay) and model factories.
 
-Kafka and Redis must be running (``make test`` starts them with ``ops/services.sh``). When
+Kafka and Redis must be running (``make test`` starts them with ``ops/services.py``). When
 they are not, every test that needs them errors with a message saying so; nothing is skipped.
 
 ``pytest --fast`` (``make test-fast``) is the inner loop: only the tests that need no Kafka, no
@@ -10,14 +10,8 @@ listens, so a test that needs them after all fails loudly instead of passing on 
 
 from __future__ import annotations
 
-import dis
-import importlib
-import importlib.util
-import inspect
 import itertools
 import os
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -102,137 +96,35 @@ def close_the_services() -> None:
     ).enable()
 
 
-# Fixtures that start or reach the services. pytest-django's clients are among them: every
-# request crosses axes' lockout check and the DRF throttles, which count in the Redis cache.
+# A test needs Kafka, Redis, a browser or a server process when it has one of these markers...
+SERVICE_MARKERS = ("services", "browser", "cluster")
+# ... or when it uses one of these fixtures, directly or through another fixture. pytest-django's
+# clients and ``api``/``member_api`` are among them: every request crosses axes' lockout check
+# and the DRF throttles, which count in the Redis cache.
 SERVICE_FIXTURES = {
     "real_services",
     "stack",
     "live",
+    "browsers",
+    "api",
+    "member_api",
     "client",
     "admin_client",
     "async_client",
     "async_admin_client",
     "live_server",
 }
-SERVICE_MARKERS = ("services", "browser", "cluster")
-# Modules whose classes and functions reach Kafka, Redis, a browser or a server process...
-SERVICE_MODULES = (
-    "kafka",
-    "confluent_kafka",
-    "redis",
-    "channels_redis",
-    "websockets",
-    "playwright",
-    "zzalu.kafka",
-    "zzalu.redis",
-    "tests.procs",
-    "tests.services",
-    "tests.ws",
-)
-# ... but for their plain data (names, records, errors, keys).
-PLAIN = {
-    "zzalu.kafka": {
-        "KafkaUnavailable",
-        "KafkaRejected",
-        "Record",
-        "topic_name",
-        "dead_letter_topic",
-    },
-    "zzalu.redis": {"key"},
-}
-
-
-def _service_objects() -> set[int]:
-    """Single objects that reach the services: the test clients (axes and the throttles count
-    in the Redis cache), the cache itself, the channel layer, and the runner of the Procfile's
-    processes (servers and workers)."""
-    from channels.layers import channel_layers, get_channel_layer
-    from django.core.cache import cache, caches
-    from django.test import AsyncClient, Client
-    from rest_framework.test import APIClient
-
-    from zzalu.procfile import Process
-
-    objects = (APIClient, AsyncClient, Client, cache, caches, channel_layers, get_channel_layer)
-    return {id(obj) for obj in (*objects, Process)}
-
-
-def _is_service(obj, service_objects: set[int]) -> bool:
-    if id(obj) in service_objects:
-        return True
-    if inspect.ismodule(obj):
-        module, name = obj.__name__, None
-    elif inspect.isclass(obj) or inspect.isroutine(obj):
-        module, name = getattr(obj, "__module__", None) or "", obj.__name__
-    else:
-        return False
-    if name in PLAIN.get(module, ()):
-        return False
-    return any(module == m or module.startswith(m + ".") for m in SERVICE_MODULES)
-
-
-def _names(func) -> Iterator:
-    """What the code of a function (nested functions included) names: its globals, and what
-    it imports inside itself."""
-    package = func.__module__.rpartition(".")[0]
-    codes = [func.__code__]
-    while codes:
-        code = codes.pop()
-        codes += [const for const in code.co_consts if isinstance(const, types.CodeType)]
-        yield from (func.__globals__[n] for n in code.co_names if n in func.__globals__)
-        ops = list(dis.get_instructions(code))
-        for i, op in enumerate(ops):
-            # `[from ...] import ...`: LOAD_CONST level, LOAD_CONST fromlist, IMPORT_NAME name
-            if (
-                op.opname != "IMPORT_NAME"
-                or [o.opname for o in ops[i - 2 : i]] != ["LOAD_CONST"] * 2
-            ):
-                continue
-            level, fromlist = ops[i - 2].argval, ops[i - 1].argval
-            name = importlib.util.resolve_name("." * level + op.argval, package)
-            try:
-                module = importlib.import_module(name)
-            except ImportError:  # the test itself will say so
-                continue
-            # `from module import a, b` binds a and b only; `import module` the module.
-            yield from (getattr(module, attr, None) for attr in fromlist) if fromlist else [module]
-
-
-def _uses_services(obj, service_objects: set[int], seen: set[int]) -> bool:
-    """Whether a function or class of tests/ names a service, or a function or class of tests/
-    that does in turn."""
-    obj = inspect.unwrap(obj) if callable(obj) else obj
-    if id(obj) in seen or not (getattr(obj, "__module__", None) or "").startswith("tests"):
-        return False
-    seen.add(id(obj))
-    if inspect.isclass(obj):
-        members = [getattr(m, "fget", m) for m in vars(obj).values()]
-        return any(_uses_services(m, service_objects, seen) for m in members if m)
-    if not inspect.isfunction(obj):
-        return False
-    return any(
-        _is_service(found, service_objects) or _uses_services(found, service_objects, seen)
-        for found in _names(obj)
-    )
 
 
 def needs_services(item) -> bool:
-    """Whether a test needs Kafka, Redis, a browser or a server process: by its markers, its
-    fixture closure, or what the code of the test, of its fixtures and parameters, and of the
-    helpers of tests/ they call names. A need none of them shows fails loudly under ``--fast``
-    (the services' addresses are closed): mark the test ``services``."""
+    """Whether a test needs Kafka, Redis, a browser or a server process: by its markers or its
+    fixtures. A test that reaches them in its own code (it builds a client, opens a socket,
+    starts a process, talks to Kafka, Redis, the cache or the channel layer) says so with
+    ``@pytest.mark.services`` (or ``pytestmark = pytest.mark.services`` for a whole module);
+    forgetting it fails loudly under ``--fast``, where the services' addresses are closed."""
     if any(item.get_closest_marker(name) for name in SERVICE_MARKERS):
         return True
-    if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-        return True
-    code = [getattr(item, "function", None)]
-    fixtureinfo = getattr(item, "_fixtureinfo", None)
-    for defs in fixtureinfo.name2fixturedefs.values() if fixtureinfo else ():
-        code += [fixturedef.func for fixturedef in defs]
-    callspec = getattr(item, "callspec", None)
-    code += list(callspec.params.values()) if callspec else []
-    service_objects, seen = _service_objects(), set()
-    return any(_uses_services(obj, service_objects, seen) for obj in code if obj is not None)
+    return bool(SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
 
 
 # --- real services --------------------------------------------------------------------------

@@ -190,6 +190,7 @@ def test_admin_action(real_services, action, role):
     assert _carried_out(action, target, response) is (role in action.allowed)
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", sorted(STAFF))
 def test_staff_see_only_the_actions_they_may_run(role):
@@ -367,6 +368,7 @@ def test_the_matrix_covers_every_api_route():
     assert names == {name for name, *_ in ENDPOINTS}
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(

@@ -139,6 +139,7 @@ def test_anonymous_cannot_like(api):
     assert api.post(f"/api/rooms/{room.pk}/like/").status_code == 401
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_likes_are_counted_exactly():
     room = make_room()

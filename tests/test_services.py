@@ -14,6 +14,9 @@ import pytest
 
 from .procs import ROOT, free_port
 
+# Each test starts a Redis of its own through ops/services.py.
+pytestmark = pytest.mark.services
+
 
 def services(home, action: str, *names: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(

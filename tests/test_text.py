@@ -174,6 +174,7 @@ def test_the_relay_checks_what_the_socket_checks():
 SINGLE_LINE_BAD = {**BAD_EVERYWHERE, "newline": "a\nb"}
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 @pytest.mark.parametrize("value", SINGLE_LINE_BAD.values(), ids=SINGLE_LINE_BAD.keys())
 @pytest.mark.parametrize("field", ["username", "nickname"])
@@ -191,6 +192,7 @@ def test_the_signup_page_refuses_control_characters(field, value):
     assert not User.objects.exists()
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_the_signup_page_stores_nfc():
     data = {"username": "newbie", "nickname": "e\u0301", "password1": "meme-lover-2026"}
@@ -199,6 +201,7 @@ def test_the_signup_page_stores_nfc():
     assert User.objects.get(username="newbie").nickname == "\u00e9"
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 @pytest.mark.parametrize("value", SINGLE_LINE_BAD.values(), ids=SINGLE_LINE_BAD.keys())
 def test_the_room_page_form_refuses_control_characters(value):
@@ -222,6 +225,7 @@ def _room_change(browser, room, **fields):
     return browser.post(f"/admin/chat/chatroom/{room.pk}/change/", data)
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("field", "value"),
@@ -246,6 +250,7 @@ def test_the_room_admin_change_form_refuses_bad_text(field, value):
     assert room.name == "원래 이름" and room.description == "" and room.image_url == ""
 
 
+@pytest.mark.services
 @pytest.mark.django_db
 def test_the_room_admin_change_form_stores_clean_text():
     room = make_room(name="원래 이름")
