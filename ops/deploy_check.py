@@ -1,30 +1,22 @@
 """Validate the Docker deployment files without a Docker engine.
 
-Run by the virtualenv's Python (it reads YAML): ``.venv/bin/python ops/deploy_check.py``. Checks
-docker-compose.yml, Dockerfile, ops/nginx/nginx.conf and .env.example:
-
-1. the apache/kafka image tag equals ops/kafka/VERSION;
-2. ``docker-compose config -q`` (Debian's docker-compose 1.29) accepts the file with .env.example,
-   and refuses it when SECRET_KEY, ALLOWED_HOSTS or POSTGRES_PASSWORD is unset;
-3. the file validates against the compose-spec JSON schema (check-jsonschema's builtin
-   ``vendor.compose-spec``, bundled: no network);
+Run by the virtualenv's Python (it reads YAML): ``.venv/bin/python ops/deploy_check.py``.
+1. the apache/kafka image tag in docker-compose.yml equals ops/kafka/VERSION;
+2. ``docker-compose config -q`` (Debian's docker-compose 1.29) accepts docker-compose.yml with
+   .env.example, and refuses it when SECRET_KEY, ALLOWED_HOSTS or POSTGRES_PASSWORD is unset;
+3. the file validates against the compose-spec JSON schema (bundled in check-jsonschema);
 4. ``nginx -t`` accepts ops/nginx/nginx.conf (Debian's nginx, unpacked, never installed or run);
 5. .env.example mentions every variable zzalu/settings/base.py reads;
 6. compose's long-running app services and the Dockerfile CMD run exactly commands the Procfile
    declares, every declared process runs in some service, and their manage.py commands exist.
-
-Sets up what it lacks, once: docker-compose (apt), check-jsonschema (pip, into .venv), the nginx
-.deb unpacked under .local/deploy-check/. Runs every check, then exits 1 naming the failed ones
-(2 if a tool could not be set up).
+Sets up what it lacks: docker-compose (apt), check-jsonschema (pip, into .venv), nginx (unpacked
+under .local/deploy-check/). Exits 1 naming the failed checks, 2 if a tool cannot be set up.
 """
-
-from __future__ import annotations
 
 import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,11 +25,16 @@ from typing import NoReturn
 
 import debian  # ops/debian.py: a script's own directory comes first on sys.path
 
+
+def die(message: str) -> NoReturn:
+    print(f"deploy-check: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 try:
     import yaml
 except ImportError:  # run by a Python without the app's requirements
-    print("deploy-check: no PyYAML: run it with .venv/bin/python (`make setup`)", file=sys.stderr)
-    sys.exit(2)
+    die("no PyYAML: run it with .venv/bin/python (`make setup`)")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,7 +44,6 @@ from zzalu import procfile  # noqa: E402
 PYTHON = ROOT / ".venv" / "bin" / "python"
 CACHE = ROOT / ".local" / "deploy-check"  # tests/procs.py runs the nginx unpacked here too
 CHECK_JSONSCHEMA = "check-jsonschema==0.39.0"
-REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "POSTGRES_PASSWORD")
 # In a container Daphne listens on every interface, on the port `web` exposes to nginx.
 CONTAINER = {"HOST": "0.0.0.0", "PORT": "8000"}
 SETTINGS = "zzalu/settings/base.py"
@@ -63,61 +59,50 @@ def check(name: str, passed: object, message: str, output: str = "") -> None:
         failed.append(name)
 
 
-def die(message: str) -> NoReturn:
-    print(f"deploy-check: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def run(*argv: str | Path, **options) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, **options)
 
 
 def tools() -> tuple[list, Path]:
-    """check-jsonschema and nginx, with docker-compose on the PATH."""
-    try:
+    """check-jsonschema's command and nginx, with docker-compose on the PATH."""
+    try:  # debian.py exits with the tail of apt's log
         debian.install("docker-compose", log=CACHE / "apt.log")
         nginx = debian.unpack("nginx", CACHE / "nginx", CACHE / "apt-nginx.log") / "usr/sbin/nginx"
     except SystemExit as error:
         die(str(error.code))
-    if (version := run("docker-compose", "version", "--short")).returncode:
-        die(f"docker-compose does not run:\n{version.stderr}")
-    print(f"  docker-compose {version.stdout.strip()} ({shutil.which('docker-compose')})")
     cjs = [PYTHON, "-m", "check_jsonschema"]
     if run(*cjs, "--version").returncode:
-        print(f"  installing {CHECK_JSONSCHEMA} into .venv (pip)", flush=True)
+        print(f"installing {CHECK_JSONSCHEMA} into .venv (pip)", flush=True)
         if (pip := run(PYTHON, "-m", "pip", "install", "-q", CHECK_JSONSCHEMA)).returncode:
             die(f"pip install {CHECK_JSONSCHEMA} failed:\n{pip.stdout}{pip.stderr}")
+    # The image runs nginx:1.27-alpine; Debian's older nginx only checks the same file.
+    for argv in (["docker-compose", "--version"], [*cjs, "--version"], [nginx, "-v"]):
+        if (result := run(*argv)).returncode:
+            die(f"cannot run {shlex.join(map(str, argv))}:\n{result.stderr}")
+        print(f"  {(result.stdout + result.stderr).strip()}")  # nginx -v writes to stderr
     # The schema is bundled in the package: no network when validating.
     if "vendor.compose-spec" not in run(*cjs, "--help").stdout:
         die(f"{CHECK_JSONSCHEMA} has no builtin schema vendor.compose-spec")
-    version = run(*cjs, "--version").stdout.split()[-1]
-    print(f"  check-jsonschema {version} (builtin schema vendor.compose-spec)")
-    if (version := run(nginx, "-v")).returncode:
-        die(f"the unpacked nginx does not run:\n{version.stderr}")
-    print(f"  {version.stderr.strip()} (for `nginx -t`; the image runs nginx:1.27-alpine)")
     return cjs, nginx
 
 
 def compose_config(stage: Path) -> None:
     # `env_file: .env` must exist for `config`, and a real .env (or the caller's environment)
     # must not change the result: a staging copy whose .env is the example, a clean environment.
-    stage.mkdir()
     for name in ("docker-compose.yml", "Dockerfile", ".dockerignore", "ops"):
         (stage / name).symlink_to(ROOT / name)
     clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
-
-    def config(env: str) -> subprocess.CompletedProcess:
-        (stage / ".env").write_text(env)
-        compose, dotenv = stage / "docker-compose.yml", stage / ".env"
-        return run("docker-compose", "-f", compose, "--env-file", dotenv, "config", "-q", env=clean)
-
-    example = Path(".env.example").read_text()
-    result = config(example)
+    config = ["docker-compose", "-f", stage / "docker-compose.yml", "--env-file", stage / ".env"]
+    example = Path(".env.example").read_text().splitlines(keepends=True)
+    (stage / ".env").write_text("".join(example))
+    result = run(*config, "config", "-q", env=clean)
     message = "docker-compose config -q accepts docker-compose.yml with .env.example"
     check("compose-config", result.returncode == 0, message, result.stdout + result.stderr)
-    for var in REQUIRED:
-        lines = example.splitlines(keepends=True)
-        result = config("".join(line for line in lines if not line.startswith(f"{var}=")))
+    for var in ("SECRET_KEY", "ALLOWED_HOSTS", "POSTGRES_PASSWORD"):
+        kept = [line for line in example if not line.startswith(f"{var}=")]
+        (stage / ".env").write_text("".join(kept))
+        result = run(*config, "config", "-q", env=clean)
+        # compose's error ends with the message of docker-compose.yml's ${VAR:?message}.
         said = next((line for line in result.stderr.splitlines() if var in line), "")
         said = said.rpartition(": ")[2]
         message = f"compose refuses an env file without {var}" + f": {said}" * bool(said)
@@ -125,28 +110,17 @@ def compose_config(stage: Path) -> None:
 
 
 def nginx_accepts(nginx: Path, stage: Path) -> None:
-    # A copy with this machine's paths for mime.types, temp dirs and pid; the directives are
-    # the same.
-    (stage / "tmp").mkdir(parents=True)
+    # A copy with this machine's paths for mime.types, temp dirs and pid; the same directives.
     (stage / "mime.types").write_text("types {\n    text/html html;\n}\n")
     kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    temp = " ".join(f"{kind}_temp_path {stage}/tmp/{kind};" for kind in kinds)
+    paths = "".join(f"\n    {kind}_temp_path {stage}/{kind};" for kind in kinds)
     conf = Path("ops/nginx/nginx.conf").read_text()
-    conf = conf.replace("include /etc/nginx/mime.types;", f"include {stage}/mime.types;")
-    (stage / "nginx.conf").write_text(re.sub(r"^http \{", f"http {{\n    {temp}", conf, flags=re.M))
+    mime = "include /etc/nginx/mime.types;"
+    (stage / "nginx.conf").write_text(conf.replace(mime, f"include {stage}/mime.types;{paths}"))
     pid = f"pid {stage}/nginx.pid;"
     result = run(nginx, "-t", "-q", "-p", f"{stage}/", "-c", stage / "nginx.conf", "-g", pid)
     message = "nginx -t accepts ops/nginx/nginx.conf"
     check("nginx-conf", result.returncode == 0, message, result.stdout + result.stderr)
-
-
-def env_documented() -> None:
-    settings = Path(SETTINGS).read_text()
-    read = set(re.findall(r"\benv(?:\.\w+)?\(\s*[\"']([A-Za-z_]\w*)[\"']", settings))
-    example = Path(".env.example").read_text()
-    missing = sorted(read - set(re.findall(r"^\s*#?\s*([A-Za-z_]\w*)=", example, re.M)))
-    message = f".env.example mentions all {len(read)} variables {SETTINGS} reads"
-    check("env-example", not missing, message + (f"; missing: {' '.join(missing)}" * bool(missing)))
 
 
 def words(command: str | list | None) -> list[str]:
@@ -159,12 +133,10 @@ def dockerfile_cmd(dockerfile: str) -> str | list | None:
 
 
 def procfile_checks(compose: dict, image_cmd, declared: dict) -> list[tuple[bool, str]]:
-    """(passed, message) for each long-running app service (built from the Dockerfile, with a
-    restart policy) and the image's CMD: it runs exactly a command the Procfile declares (as
-    expanded in a container); and for each declared process: some service runs it."""
-    expected = {
-        name: shlex.split(procfile.expand(line, CONTAINER)) for name, line in declared.items()
-    }
+    """(passed, message) for each long-running app service (built, with a restart policy) and
+    the image's CMD: it runs exactly a Procfile command (expanded as in a container); and for
+    each declared process: some service runs it."""
+    want = {name: shlex.split(procfile.expand(cmd, CONTAINER)) for name, cmd in declared.items()}
     runs = {
         f"service {name}": service.get("command", image_cmd)
         for name, service in compose["services"].items()
@@ -172,7 +144,7 @@ def procfile_checks(compose: dict, image_cmd, declared: dict) -> list[tuple[bool
     }
     results, served = [], {}
     for who, command in {**runs, "the Dockerfile CMD": image_cmd}.items():
-        match = next((name for name, argv in expected.items() if argv == words(command)), None)
+        match = next((name for name, argv in want.items() if argv == words(command)), None)
         says = f"Procfile {match}" if match else "a command the Procfile does not declare"
         results.append((bool(match), f"{who} runs {shlex.join(words(command))}: {says}"))
         if match and who in runs:
@@ -183,17 +155,48 @@ def procfile_checks(compose: dict, image_cmd, declared: dict) -> list[tuple[bool
     return results
 
 
-def processes(compose: dict) -> None:
+def main() -> int:
+    os.chdir(ROOT)
+    if missing := [name for name in FILES if not Path(name).is_file()]:
+        die(f"missing {' '.join(missing)}")
+    if not PYTHON.exists():
+        die("no virtualenv at .venv (run `make setup` first)")
+    cjs, nginx = tools()
+    text = Path("docker-compose.yml").read_text()
+    compose = yaml.safe_load(text)
+    services = compose["services"].values()
+    # 1. The broker compose runs is the one `make services` runs locally.
+    want = Path("ops/kafka/VERSION").read_text().strip()
+    images = [str(service.get("image")) for service in services]
+    tags = {image.partition(":")[2] for image in images if image.startswith("apache/kafka:")}
+    check("kafka-version", tags == {want}, f"apache/kafka tags {tags}, ops/kafka/VERSION {want}")
+    with tempfile.TemporaryDirectory() as stage:
+        compose_config(Path(stage))  # 2.
+        # 3. The compose spec also dropped the top-level `version:` key.
+        result = run(*cjs, "--builtin-schema", "vendor.compose-spec", "docker-compose.yml")
+        message = "docker-compose.yml is valid against the compose-spec schema"
+        check("compose-schema", result.returncode == 0, message, result.stdout + result.stderr)
+        message = "docker-compose.yml has no top-level version: key (obsolete in the compose spec)"
+        check("compose-version-key", not re.search(r"^version:", text, re.M), message)
+        nginx_accepts(nginx, Path(stage))  # 4.
+    # 5. Every setting can be set from .env.
+    settings = Path(SETTINGS).read_text()
+    read = set(re.findall(r"\benv(?:\.\w+)?\(\s*[\"']([A-Za-z_]\w*)[\"']", settings))
+    example = Path(".env.example").read_text()
+    missing = sorted(read - set(re.findall(r"^\s*#?\s*([A-Za-z_]\w*)=", example, re.M)))
+    message = f".env.example mentions all {len(read)} variables {SETTINGS} reads"
+    check("env-example", not missing, message + (f"; missing: {' '.join(missing)}" * bool(missing)))
+    # 6. Beyond procfile_checks: the Procfile serves the ASGI app the settings name, one-shot
+    # services (migrate) run steps `make` runs too, and every manage.py command used exists.
     image_cmd = dockerfile_cmd(Path("Dockerfile").read_text())
     declared = procfile.declared()
     for passed, message in procfile_checks(compose, image_cmd, declared):
         check("procfile", passed, message)
-    setting = re.search(r"^ASGI_APPLICATION = \"(.+)\.(\w+)\"", Path(SETTINGS).read_text(), re.M)
+    setting = re.search(r"^ASGI_APPLICATION = \"(.+)\.(\w+)\"", settings, re.M)
     asgi = ":".join(setting.groups()) if setting else "(not found)"
-    for line in declared.values():
-        for app in re.findall(r"\s([A-Za-z_][\w.]*:[A-Za-z_]\w*)(?:\s|$)", line):
-            check("asgi-app", app == asgi, f"the Procfile serves {app}; ASGI_APPLICATION: {asgi}")
-    apps = [service for service in compose["services"].values() if "build" in service]
+    for app in re.findall(r"\s([A-Za-z_][\w.]*:[A-Za-z_]\w*)(?:\s|$)", " ".join(declared.values())):
+        check("asgi-app", app == asgi, f"the Procfile serves {app}; ASGI_APPLICATION: {asgi}")
+    apps = [service for service in services if "build" in service]
     commands = [shlex.join(words(app.get("command"))) for app in apps]
     makefile = Path("Makefile").read_text()
     for app, command in zip(apps, commands, strict=True):
@@ -201,46 +204,11 @@ def processes(compose: dict) -> None:
             for step in re.findall(r"manage\.py[ \w-]*\w", command):
                 check("one-shot", step in makefile, f"one-shot `{step}` is in the Makefile too")
     # DEBUG on: with it off and no SECRET_KEY the settings refuse to load.
-    env = {**os.environ, "DEBUG": "true"}
-    listed = run(PYTHON, "manage.py", "help", "--commands", env=env)
+    listed = run(PYTHON, "manage.py", "help", "--commands", env={**os.environ, "DEBUG": "true"})
     check("manage-commands", listed.returncode == 0, "manage.py help --commands", listed.stderr)
     used = " ".join([*declared.values(), *commands, *words(image_cmd)])
     for command in sorted(set(re.findall(r"manage\.py\s+(\w+)", used))):
         check("manage-commands", command in listed.stdout.split(), f"manage.py {command} exists")
-
-
-def main() -> int:
-    os.chdir(ROOT)
-    for name in FILES:
-        if not Path(name).is_file():
-            die(f"missing {name}")
-    if not PYTHON.exists():
-        die("no virtualenv at .venv (run `make setup` first)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    print("==> tools")
-    cjs, nginx = tools()
-    text = Path("docker-compose.yml").read_text()
-    compose = yaml.safe_load(text)
-    print("\n==> Kafka image tag vs ops/kafka/VERSION")
-    want = Path("ops/kafka/VERSION").read_text().strip()
-    images = [str(service.get("image")) for service in compose["services"].values()]
-    tags = {image.partition(":")[2] for image in images if image.startswith("apache/kafka:")}
-    check("kafka-version", tags == {want}, f"apache/kafka tags {tags}, ops/kafka/VERSION {want}")
-    with tempfile.TemporaryDirectory() as stage:
-        print("\n==> docker-compose config (docker-compose.yml with .env.example)")
-        compose_config(Path(stage) / "compose")
-        print("\n==> compose-spec JSON schema (check-jsonschema, vendor.compose-spec)")
-        result = run(*cjs, "--builtin-schema", "vendor.compose-spec", "docker-compose.yml")
-        message = "docker-compose.yml is valid against the compose-spec schema"
-        check("compose-schema", result.returncode == 0, message, result.stdout + result.stderr)
-        message = "docker-compose.yml has no top-level version: key (obsolete in the compose spec)"
-        check("compose-version-key", not re.search(r"^version:", text, re.M), message)
-        print("\n==> nginx -t ops/nginx/nginx.conf")
-        nginx_accepts(nginx, Path(stage) / "nginx")
-    print(f"\n==> .env.example documents every variable {SETTINGS} reads")
-    env_documented()
-    print("\n==> compose and the Dockerfile run the Procfile's processes")
-    processes(compose)
     if failed:
         names = list(dict.fromkeys(failed))
         print(f"\ndeploy-check: FAILED ({len(names)}): {' '.join(names)}", file=sys.stderr)
