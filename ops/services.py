@@ -213,7 +213,9 @@ def start(daemons: list[Daemon], formed: Callable[[list[Daemon]], bool] = lambda
     for d in todo:
         say(f"{d.name}: started pid {launched[d.name]} on {HOST}:{d.ports[0]}")
     running = ours + todo
-    timeout = max((d.timeout for d in running), default=0)
+    if not running:  # all served by processes we did not start
+        return
+    timeout = max(d.timeout for d in running)
 
     def ready() -> bool:
         for d in running:

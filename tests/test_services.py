@@ -104,3 +104,19 @@ def test_a_stale_pid_file_is_not_taken_for_ours(tmp_path, redis_port):
     assert stopped.returncode == 0
     assert "stale" in stopped.stdout
     assert not (tmp_path / "run" / "redis.pid").exists()
+
+
+def test_a_redis_someone_else_runs_is_reused_not_restarted(tmp_path, redis_port):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    env = {"REDIS_PORT": str(redis_port)}
+    assert services(theirs, "start", "redis", **env).returncode == 0
+    pid = recorded_pid(theirs, "redis")
+    try:
+        reused = services(ours, "start", "redis", **env)
+        assert reused.returncode == 0, reused.stdout + reused.stderr
+        assert "did not start: reusing it" in reused.stdout
+        assert not (ours / "run" / "redis.pid").exists()
+        assert services(ours, "stop", "redis", **env).returncode == 0
+        assert alive(pid)  # not ours to stop
+    finally:
+        services(theirs, "stop", "redis", **env)
