@@ -18,17 +18,11 @@ import urllib.request
 from pathlib import Path
 
 from zzalu import procfile
-from zzalu.procfile import Process
+from zzalu.procfile import Process, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".local" / "run"
 BENCH_LOCAL = ROOT / ".local" / "bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def base_env(run_id: str, db_path: Path, *, debug: bool) -> dict[str, str]:

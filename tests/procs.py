@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import sys
 import time
 import urllib.request
@@ -18,15 +17,9 @@ from django.conf import settings
 from django.db import connection
 
 from zzalu import procfile
-from zzalu.procfile import Process
+from zzalu.procfile import Process, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_database_url() -> str:

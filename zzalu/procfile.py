@@ -11,15 +11,18 @@ from __future__ import annotations
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 
 PROCFILE = Path(__file__).resolve().parent.parent / "Procfile"
 _VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
 
 
+@cache
 def declared(path: Path = PROCFILE) -> dict[str, str]:
     """Process name -> command line, in the file's order."""
     entries = {}
@@ -47,6 +50,13 @@ def argv(name: str, *extra: str, env: Mapping[str, str] | None = None) -> list[s
     elif (script := Path(sys.executable).parent / program).exists():
         words[0] = str(script)
     return [*words, *extra]
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a process to serve on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Process:
