@@ -1,7 +1,8 @@
 """Rooms and messages for moderators.
 
-Messages are never deleted or edited here: a removal goes through Kafka like every room event
-(``services.message_remove``), so open room pages see it go, and ``seq`` numbering stays whole.
+Messages are never deleted or edited here: a removal is a ``chat.deleted`` change through Kafka
+like every room change (``changes.message_remove``), so open room pages see it go, catch-up
+replays it, and ``seq`` numbering stays whole.
 """
 
 from django.contrib import admin, messages
@@ -13,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from zzalu import text
 from zzalu.kafka import KafkaUnavailable
 
-from . import selectors, services
+from . import changes, selectors
 from .models import ChatMessage, ChatRoom, Tag
 
 RECENT_MESSAGES = 20
@@ -93,7 +94,7 @@ class ChatRoomAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
                     m.seq,
                     timezone.localtime(m.sent_at).strftime("%Y-%m-%d %H:%M:%S"),
                     m.sender_nickname,
-                    "(removed)" if m.is_removed else (m.body or m.gif_url),
+                    "(deleted)" if m.is_deleted else (m.body or m.gif_url),
                 )
                 for m in reversed(history)
             ),
@@ -110,8 +111,8 @@ class ChatRoomAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
 
 @admin.register(ChatMessage)
 class ChatMessageAdmin(admin.ModelAdmin):
-    list_display = ("room", "seq", "sender_nickname", "body", "gif_url", "sent_at", "is_removed")
-    list_filter = ("is_removed",)
+    list_display = ("room", "seq", "sender_nickname", "body", "gif_url", "sent_at", "is_deleted")
+    list_filter = ("is_deleted", "deleted_by")
     list_select_related = ("room",)
     search_fields = ("body", "sender_nickname", "room__name")
     ordering = ("-id",)
@@ -124,15 +125,15 @@ class ChatMessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # the removal action keeps seq numbering whole and tells open rooms
 
-    # "change": chat.change_chatmessage, which services.message_remove checks again.
+    # "change": chat.change_chatmessage, which changes.message_remove checks again.
     @admin.action(
         permissions=["change"], description="Remove selected messages (open rooms see them go)"
     )
     def remove_messages(self, request, queryset):
         removed = 0
         try:
-            for message in queryset.filter(is_removed=False):
-                services.message_remove(message=message, user=request.user)
+            for message in queryset.filter(is_deleted=False):
+                changes.message_remove(message=message, user=request.user)
                 removed += 1
         except KafkaUnavailable:
             self.message_user(

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from zzalu.api import AnonReadThrottle, WriteThrottle, query_params
 
-from . import events, selectors, services
+from . import selectors, services
 from .models import ChatRoom
 from .serializers import (
     MessagePageSerializer,
@@ -92,6 +92,5 @@ class RoomMessagesApi(APIView):
             return Response({"detail": "No such room."}, status=status.HTTP_404_NOT_FOUND)
         params = query_params(MessageQuerySerializer, request)
         messages = selectors.message_history(room_id=room_id, **params)
-        return Response(
-            {"results": [events.message_frame(m) for m in messages], "last_seq": last_seq}
-        )
+        frames = selectors.history_frames(messages=messages, user=request.user)
+        return Response({"results": frames, "last_seq": last_seq})

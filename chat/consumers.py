@@ -26,6 +26,7 @@ from zzalu.kafka import KafkaRejected, KafkaUnavailable
 from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
 
 from . import events, selectors
+from .changes import CLIENT_TYPES, chat_change_submit
 from .presence import presence_count, presence_leave, presence_touch
 from .services import chat_message_submit, presence_announce
 
@@ -55,8 +56,9 @@ class ChatConsumer(EnvelopeConsumer):
             return
         self.joined = False
         self._deliver = asyncio.Lock()
-        # event_id -> client_msg_id of this socket's sends not yet acknowledged.
-        self._unacked: dict[str, str] = {}
+        # ack_id -> (client_msg_id, event_id) of this socket's sends and changes not yet
+        # acknowledged (see Submitted).
+        self._unacked: dict[str, tuple[str, str]] = {}
         # Join the group before reading the tail, so nothing falls between the two.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -86,18 +88,23 @@ class ChatConsumer(EnvelopeConsumer):
     # --- client -> server ------------------------------------------------------------------
 
     async def receive_envelope(self, content: dict[str, Any]) -> None:
-        if content["type"] != "chat.send":
+        if content["type"] == "chat.send":
+            member = self.require_member(content)
+            submit = chat_message_submit(room_id=self.room_id, sender=member, payload=content)
+        elif content["type"] in CLIENT_TYPES:
+            member = self.require_member(content)
+            submit = chat_change_submit(room_id=self.room_id, actor=member, payload=content)
+        else:
             raise ClientError("unknown_type", f"Unknown type {content['type']!r}.")
-        sender = self.require_member(content)
-        submitted = await chat_message_submit(room_id=self.room_id, sender=sender, payload=content)
-        self._unacked[submitted.event_id] = submitted.client_msg_id
+        submitted = await submit
+        self._unacked[submitted.ack_id] = (submitted.client_msg_id, submitted.event_id)
         self.spawn(self._ack_when_stored(submitted))
 
     async def _ack_when_stored(self, submitted) -> None:
         try:
             await asyncio.wait_for(submitted.acked, settings.KAFKA_ACK_TIMEOUT)
         except (KafkaUnavailable, TimeoutError):
-            if self._unacked.pop(submitted.event_id, None) is not None:
+            if self._unacked.pop(submitted.ack_id, None) is not None:
                 await self.send_error(
                     "unavailable",
                     "The message was not confirmed in time; send it again.",
@@ -105,16 +112,17 @@ class ChatConsumer(EnvelopeConsumer):
                 )
             return
         except KafkaRejected:  # the broker will never take this record: don't ask for a retry
-            if self._unacked.pop(submitted.event_id, None) is not None:
+            if self._unacked.pop(submitted.ack_id, None) is not None:
                 await self.send_error(
                     "invalid_payload", "The message was refused.", submitted.client_msg_id
                 )
             return
-        await self._ack(submitted.event_id)
+        await self._ack(submitted.ack_id)
 
-    async def _ack(self, event_id: str) -> None:
-        client_msg_id = self._unacked.pop(event_id, None)
-        if client_msg_id is not None:
+    async def _ack(self, ack_id: str) -> None:
+        unacked = self._unacked.pop(ack_id, None)
+        if unacked is not None:
+            client_msg_id, event_id = unacked
             await self.send_envelope(
                 events.ack_frame(client_msg_id=client_msg_id, event_id=event_id)
             )
@@ -129,11 +137,9 @@ class ChatConsumer(EnvelopeConsumer):
         async with self._deliver:
             if seqs[0] > self.last_seq + 1:
                 await self._send_stored(upto_seq=seqs[0] - 1)
-            for seq, event_id, frame in zip(
-                seqs, message["event_ids"], message["frames"], strict=True
-            ):
+            for seq, ack_id, frame in zip(seqs, message["ack_ids"], message["frames"], strict=True):
                 if seq == self.last_seq + 1:
-                    await self._send_numbered(seq, event_id, frame)
+                    await self._send_numbered(seq, ack_id, frame)
 
     async def room_frame(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["frame"])
@@ -141,7 +147,7 @@ class ChatConsumer(EnvelopeConsumer):
     # --- helpers ---------------------------------------------------------------------------
 
     async def _send_stored(self, *, upto_seq: int) -> None:
-        """Send stored messages after ``last_seq`` up to ``upto_seq`` (caller holds the lock)."""
+        """Send the room's log after ``last_seq`` up to ``upto_seq`` (caller holds the lock)."""
         oldest_replayed = upto_seq - settings.CHAT_CATCH_UP_LIMIT + 1
         if oldest_replayed > self.last_seq + 1:
             await self.send_envelope(
@@ -149,20 +155,21 @@ class ChatConsumer(EnvelopeConsumer):
             )
             self.last_seq = oldest_replayed - 1
         while self.last_seq < upto_seq:
-            page = await database_sync_to_async(selectors.messages_between)(
+            page = await database_sync_to_async(selectors.log_between)(
                 room_id=self.room_id,
                 after_seq=self.last_seq,
                 upto_seq=min(upto_seq, self.last_seq + CATCH_UP_PAGE),
             )
             if not page:
                 return
-            for message in page:
-                frame = envelope.encode_text(events.message_frame(message))
-                await self._send_numbered(message.seq, str(message.event_id), frame)
+            for entry in page:
+                await self._send_numbered(
+                    entry.seq, entry.ack_id, envelope.encode_text(entry.frame)
+                )
 
-    async def _send_numbered(self, seq: int, event_id: str, frame: str) -> None:
+    async def _send_numbered(self, seq: int, ack_id: str, frame: str) -> None:
         if self._unacked:  # it reached the room, so Kafka has it: the sender's ack goes first
-            await self._ack(event_id)
+            await self._ack(ack_id)
         await self.send(text_data=frame)
         self.last_seq = seq
 

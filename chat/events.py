@@ -1,24 +1,36 @@
 """Chat event names, group names and envelope builders: the chat half of the wire format.
 
-Kafka records on ``chat.events`` (keyed by room id):
-  ``chat.message``  a member's message, before the relay numbered it (no ``seq``)
-  ``chat.removed``  a moderator removed a stored message
+Kafka records on ``chat.events`` (keyed by room id), each before the relay numbered it:
+  ``chat.message``  a member's message
+  ``chat.edited``   the author changed a message's body
+  ``chat.deleted``  the author or staff deleted a message
+  ``chat.reaction`` a member added (``added``) or took back an emoji on a message
+  ``chat.removed``  (version 1 logs only: read as a ``chat.deleted`` by staff)
   ``room.presence`` a socket joined or left a room
 
+The socket frames of the first four carry the record's fields plus the room's ``seq`` (one
+sequence per room for messages and changes alike); ``chat.message`` frames show the message
+as it is now, and ``chat.reaction`` frames the emoji's ``count`` after the change.
+
 Group messages (channel layer -> ChatConsumer), already encoded once by the relay:
-  ``chat.frames``   {"room_id", "seqs", "event_ids", "frames": [text, ...]} numbered messages
+  ``chat.frames``   {"room_id", "seqs", "ack_ids", "frames": [text, ...]} numbered frames
   ``room.frame``    {"frame": text} anything else for every socket in the room
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from zzalu import envelope
 
 CHAT_MESSAGE = "chat.message"
-CHAT_REMOVED = "chat.removed"
+CHAT_EDITED = "chat.edited"
+CHAT_DELETED = "chat.deleted"
+CHAT_REACTION = "chat.reaction"
+CHAT_REMOVED = "chat.removed"  # version 1 logs
+CHANGES = (CHAT_EDITED, CHAT_DELETED, CHAT_REACTION)
 CHAT_ACK = "chat.ack"
 CHAT_GAP = "chat.gap"
 ROOM_PRESENCE = "room.presence"
@@ -40,6 +52,7 @@ def message_record(
     gif_url: str | None,
     client_msg_id: str,
     sent_at: datetime,
+    reply_to: str | None = None,
 ) -> dict[str, Any]:
     return envelope.record(
         CHAT_MESSAGE,
@@ -51,11 +64,27 @@ def message_record(
         gif_url=gif_url,
         client_msg_id=client_msg_id,
         sent_at=envelope.iso(sent_at),
+        reply_to=reply_to,
     )
 
 
+REPLY_EXCERPT = 80
+
+
+def _reply_frame(original) -> dict[str, Any] | None:
+    if original is None:
+        return None
+    return {
+        "event_id": str(original.event_id),
+        "sender": {"nickname": original.sender_nickname},
+        "excerpt": "" if original.is_deleted else original.body[:REPLY_EXCERPT],
+        "deleted": original.is_deleted,
+    }
+
+
 def message_frame(message) -> dict[str, Any]:
-    """A stored ChatMessage as every socket and the history API see it."""
+    """A stored ChatMessage as it is now, as every socket and the history API see it (load
+    ``reply_to`` with it: select_related)."""
     return envelope.make(
         CHAT_MESSAGE,
         event_id=str(message.event_id),
@@ -68,20 +97,64 @@ def message_frame(message) -> dict[str, Any]:
             "nickname": message.sender_nickname,
             "profile_path": message.sender_profile_path,
         },
-        body="" if message.is_removed else message.body,
-        gif_url=None if message.is_removed else (message.gif_url or None),
+        body="" if message.is_deleted else message.body,
+        gif_url=None if message.is_deleted else (message.gif_url or None),
         client_msg_id=message.client_msg_id,
         sent_at=envelope.iso(message.sent_at),
-        removed=message.is_removed,
+        reply_to=_reply_frame(message.reply_to) if message.reply_to_id else None,
+        edited_at=envelope.iso(message.edited_at) if message.edited_at else None,
+        deleted=message.is_deleted,
+        deleted_by=message.deleted_by or None,
     )
 
 
-def removed_record(*, room_id: int, event_id: str, seq: int) -> dict[str, Any]:
-    return envelope.record(CHAT_REMOVED, room_id=room_id, event_id=event_id, seq=seq)
+def change_record(type_: str, **fields: Any) -> dict[str, Any]:
+    """A change to a message as the web process hands it to Kafka: ``change_id`` (the
+    change's own idempotency key), ``room_id``, ``event_id`` (the message), ``actor``,
+    ``client_msg_id``, ``at`` and the fields of its kind."""
+    assert type_ in CHANGES
+    return envelope.record(type_, **fields)
 
 
-def removed_frame(*, room_id: int, event_id: str, seq: int) -> dict[str, Any]:
-    return envelope.make(CHAT_REMOVED, room_id=room_id, event_id=event_id, seq=seq)
+def change_frame(change) -> dict[str, Any]:
+    """A stored MessageChange as every socket sees it (load ``message`` with it)."""
+    common = {
+        "room_id": change.room_id,
+        "seq": change.seq,
+        "event_id": str(change.message.event_id),
+    }
+    if change.kind == change.Kind.EDITED:
+        return envelope.make(
+            CHAT_EDITED, **common, body=change.body, edited_at=envelope.iso(change.at)
+        )
+    if change.kind == change.Kind.DELETED:
+        return envelope.make(CHAT_DELETED, **common, deleted_by=change.deleted_by)
+    return envelope.make(
+        CHAT_REACTION,
+        **common,
+        emoji=change.emoji,
+        count=change.count,
+        added=change.kind == change.Kind.REACTED,
+        user={"id": change.actor_id, "nickname": change.actor_nickname},
+    )
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """One entry of a room's log on its way to sockets: its seq, the id that acknowledges the
+    sender (a message's event_id, a change's change_id) and its frame."""
+
+    seq: int
+    ack_id: str
+    frame: dict[str, Any]
+
+    @classmethod
+    def of_message(cls, message) -> Numbered:
+        return cls(message.seq, str(message.event_id), message_frame(message))
+
+    @classmethod
+    def of_change(cls, change) -> Numbered:
+        return cls(change.seq, str(change.change_id), change_frame(change))
 
 
 def presence_record(*, room_id: int, change: str, nickname: str | None) -> dict[str, Any]:
@@ -107,14 +180,14 @@ def gap_frame(*, after_seq: int, before_seq: int) -> dict[str, Any]:
     return envelope.make(CHAT_GAP, after_seq=after_seq, before_seq=before_seq)
 
 
-def frames_group_message(*, room_id: int, messages) -> dict[str, Any]:
+def frames_group_message(*, room_id: int, entries: list[Numbered]) -> dict[str, Any]:
     """One channel-layer message carrying a run of numbered frames, each encoded once."""
     return {
         "type": GROUP_FRAMES,
         "room_id": room_id,
-        "seqs": [m.seq for m in messages],
-        "event_ids": [str(m.event_id) for m in messages],
-        "frames": [envelope.encode_text(message_frame(m)) for m in messages],
+        "seqs": [e.seq for e in entries],
+        "ack_ids": [e.ack_id for e in entries],
+        "frames": [envelope.encode_text(e.frame) for e in entries],
     }
 
 

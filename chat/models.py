@@ -47,7 +47,8 @@ class RoomLike(models.Model):
 
 
 class ChatMessage(models.Model):
-    """A chat message as stored by the relay, numbered per room in Kafka order."""
+    """A chat message as stored by the relay, numbered per room in Kafka order, in its current
+    state (its changes are MessageChange rows, numbered in the same sequence)."""
 
     class Kind(models.TextChoices):
         TALK = "TALK"
@@ -68,7 +69,12 @@ class ChatMessage(models.Model):
     client_msg_id = models.CharField(max_length=64)
     sent_at = models.DateTimeField()
     stored_at = models.DateTimeField(auto_now_add=True)
-    is_removed = models.BooleanField(default=False)
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    edited_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    deleted_by = models.CharField(max_length=8, blank=True)  # author, staff or owner
     kafka_partition = models.IntegerField(null=True)
     kafka_offset = models.BigIntegerField(null=True)
 
@@ -85,3 +91,59 @@ class ChatMessage(models.Model):
 
     def __str__(self):
         return f"{self.room_id}#{self.seq}"
+
+
+class MessageChange(models.Model):
+    """A change to a stored message (edit, delete, reaction) with its own place in the room's
+    log: ``seq`` comes from the same per-room sequence as messages, so catch-up replays both."""
+
+    class Kind(models.TextChoices):
+        EDITED = "edited"
+        DELETED = "deleted"
+        REACTED = "reacted"
+        UNREACTED = "unreacted"
+
+    change_id = models.UUIDField(unique=True)
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="changes")
+    seq = models.PositiveBigIntegerField()
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=9, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_nickname = models.CharField(max_length=30, blank=True)
+    client_msg_id = models.CharField(max_length=64, blank=True)
+    body = models.TextField(blank=True)  # the new body of an edit
+    emoji = models.CharField(max_length=32, blank=True)
+    count = models.PositiveIntegerField(null=True)  # the emoji's count after a reaction change
+    deleted_by = models.CharField(max_length=8, blank=True)
+    at = models.DateTimeField()  # when the member made it
+    stored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="one_change_seq_per_room")
+        ]
+
+    def __str__(self):
+        return f"{self.room_id}#{self.seq} {self.kind}"
+
+
+class Reaction(models.Model):
+    """One member's emoji on one message (the relay keeps these as it applies changes)."""
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="one_reaction_per_member_and_emoji"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} {self.emoji} {self.message_id}"

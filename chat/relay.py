@@ -1,24 +1,29 @@
-"""Relay handler for ``chat.events``: store messages once, number them, announce per room."""
+"""Relay handler for ``chat.events``: store messages and changes once, number them in the room's
+one sequence, announce per room."""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from zzalu.errors import InvalidInput
 from zzalu.relay import PoisonRecord, decode_record
 from zzalu.text import NICKNAME, clean_text
 
 from . import events
+from .changes import IncomingChange, change_apply
 from .presence import online_counts
-from .services import IncomingMessage, message_remove_apply, message_store_batch
+from .services import IncomingMessage, message_store_batch
 
 logger = logging.getLogger(__name__)
 
 REQUIRED = {
     events.CHAT_MESSAGE: ("event_id", "room_id", "sender", "client_msg_id", "sent_at"),
+    **dict.fromkeys(
+        events.CHANGES, ("change_id", "room_id", "event_id", "actor", "client_msg_id", "at")
+    ),
     events.CHAT_REMOVED: ("room_id", "event_id"),
     events.ROOM_PRESENCE: ("room_id",),
 }
@@ -27,7 +32,7 @@ REQUIRED = {
 @dataclass
 class ChatBatch:
     messages: list[IncomingMessage] = field(default_factory=list)
-    removals: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[IncomingChange] = field(default_factory=list)  # in log order
     presence: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -50,12 +55,13 @@ def _parse_into(batch: ChatBatch, record) -> None:
     try:
         if event["type"] == events.CHAT_MESSAGE:
             batch.messages.append(IncomingMessage(event, record.partition, record.offset))
-        elif event["type"] == events.CHAT_REMOVED:
-            uuid.UUID(str(event["event_id"]))
-            batch.removals.append({**event, "room_id": int(event["room_id"])})
-        else:
+        elif event["type"] == events.ROOM_PRESENCE:
             batch.presence[int(event["room_id"])].append(_presence_change(event))
-    except (LookupError, ValueError, TypeError, OverflowError) as exc:
+        else:
+            batch.changes.append(IncomingChange.from_record(event))
+    except InvalidInput as exc:
+        raise PoisonRecord(f"{event['type']}: {exc.detail}") from exc
+    except (LookupError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise PoisonRecord(f"{event['type']}: {exc!r}") from exc
 
 
@@ -71,40 +77,37 @@ def _presence_change(event: dict[str, Any]) -> dict[str, Any]:
     raise ValueError("presence without joined or left")
 
 
-def store_batch(batch: ChatBatch, *, strict: bool = True) -> tuple[list, list[dict[str, Any]]]:
-    """Apply a batch to the database: messages stored once and numbered, removals marked.
+def store_batch(batch: ChatBatch, *, strict: bool = True) -> list[events.Numbered]:
+    """Apply a batch to the database: messages stored once and numbered, then the changes in
+    log order, each numbered after them.
 
-    Returns the batch's stored messages (by room, then seq) and the removals that applied.
-    Replaying the log through this function rebuilds the same history (rebuild_chat_history).
+    Returns the batch's numbered entries (by room, then seq), including those stored before
+    (a redelivery is announced again). Replaying the log through this function rebuilds the
+    same history (rebuild_chat_history).
     """
     stored = message_store_batch(items=batch.messages, strict=strict) if batch.messages else []
-    removed = [
-        removal
-        for removal in batch.removals
-        if message_remove_apply(room_id=removal["room_id"], event_id=removal["event_id"])
-    ]
-    return stored, removed
+    entries = [events.Numbered.of_message(m) for m in stored]
+    for item in batch.changes:
+        change = change_apply(item, strict=strict)
+        if change is not None:
+            entries.append(events.Numbered.of_change(change))
+    return sorted(entries, key=lambda e: (e.frame["room_id"], e.seq))
 
 
 def handle_batch(records: list, *, announce) -> int:
-    """Store and announce one polled batch; returns the number of messages announced."""
+    """Store and announce one polled batch; returns the number of entries announced."""
     batch = parse_batch(records)
-    stored, removed = store_batch(batch)
+    entries = store_batch(batch)
     # Presence first: someone who joins and speaks in one batch is seen arriving, then talking.
     outgoing = _presence_messages(batch.presence)
-    by_room: dict[int, list] = defaultdict(list)
-    for message in stored:
-        by_room[message.room_id].append(message)
-    for room_id, room_messages in by_room.items():
-        group_message = events.frames_group_message(room_id=room_id, messages=room_messages)
+    by_room: dict[int, list[events.Numbered]] = defaultdict(list)
+    for entry in entries:
+        by_room[entry.frame["room_id"]].append(entry)
+    for room_id, room_entries in by_room.items():
+        group_message = events.frames_group_message(room_id=room_id, entries=room_entries)
         outgoing.append((events.room_group(room_id), group_message))
-    for removal in removed:
-        frame = events.removed_frame(
-            room_id=removal["room_id"], event_id=removal["event_id"], seq=removal.get("seq")
-        )
-        outgoing.append((events.room_group(removal["room_id"]), events.frame_group_message(frame)))
     announce(outgoing)
-    return len(stored)
+    return len(entries)
 
 
 def _presence_messages(changes: dict[int, list[dict[str, Any]]]):

@@ -10,7 +10,8 @@ from redis import RedisError
 
 from zzalu.text import SEARCH, clean_input
 
-from .models import ChatMessage, ChatRoom, RoomLike
+from . import events
+from .models import ChatMessage, ChatRoom, MessageChange, Reaction, RoomLike
 from .presence import online_counts
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def message_history(
     before ``before_seq`` when given (scrolling back).
     """
     limit = min(limit or settings.CHAT_HISTORY_PAGE, settings.CHAT_HISTORY_MAX)
-    messages = ChatMessage.objects.filter(room_id=room_id)
+    messages = ChatMessage.objects.filter(room_id=room_id).select_related("reply_to")
     if before_seq is not None:
         messages = messages.filter(seq__lt=before_seq)
     if after_seq is not None:
@@ -88,10 +89,28 @@ def message_history(
     return list(reversed(messages.order_by("-seq")[:limit]))
 
 
-def messages_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[ChatMessage]:
-    """Stored messages with after_seq < seq <= upto_seq (filling a gap a socket noticed)."""
-    return list(
-        ChatMessage.objects.filter(room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq).order_by(
-            "seq"
-        )
-    )
+def history_frames(*, messages: list[ChatMessage], user) -> list[dict]:
+    """Messages as the history API and the room page show them: the ``chat.message`` frame
+    plus ``reactions`` ([{"emoji", "count", "me"}], in the order they were first used)."""
+    counts: dict[int, dict[str, dict]] = {m.pk: {} for m in messages}
+    me = user.pk if user and user.is_authenticated else None
+    rows = Reaction.objects.filter(message__in=counts).order_by("id")
+    for message_id, emoji, user_id in rows.values_list("message_id", "emoji", "user_id"):
+        chip = counts[message_id].setdefault(emoji, {"emoji": emoji, "count": 0, "me": False})
+        chip["count"] += 1
+        chip["me"] = chip["me"] or user_id == me
+    return [{**events.message_frame(m), "reactions": list(counts[m.pk].values())} for m in messages]
+
+
+def log_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[events.Numbered]:
+    """The room's log with after_seq < seq <= upto_seq, messages (as they are now) and changes
+    in seq order: what a socket replays to catch up or to fill a gap it noticed."""
+    messages = ChatMessage.objects.filter(
+        room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq
+    ).select_related("reply_to")
+    changes = MessageChange.objects.filter(
+        room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq
+    ).select_related("message")
+    entries = [events.Numbered.of_message(m) for m in messages]
+    entries += [events.Numbered.of_change(c) for c in changes]
+    return sorted(entries, key=lambda e: e.seq)

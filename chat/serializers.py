@@ -53,8 +53,21 @@ class RoomLikeSerializer(serializers.Serializer):
     like_count = serializers.IntegerField()
 
 
+class ReplySerializer(serializers.Serializer):
+    event_id = serializers.UUIDField()
+    sender = serializers.DictField(help_text='{"nickname"}')
+    excerpt = serializers.CharField(help_text="The start of the original's body now.")
+    deleted = serializers.BooleanField()
+
+
+class ReactionSerializer(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    me = serializers.BooleanField(help_text="Whether the requesting member reacted so.")
+
+
 class MessageSerializer(serializers.Serializer):
-    """A stored message, exactly as the socket's ``chat.message`` frame."""
+    """A stored message as it is now: the socket's ``chat.message`` frame plus ``reactions``."""
 
     type = serializers.CharField()
     event_id = serializers.UUIDField()
@@ -66,7 +79,11 @@ class MessageSerializer(serializers.Serializer):
     gif_url = serializers.CharField(allow_null=True)
     client_msg_id = serializers.CharField()
     sent_at = serializers.CharField()
-    removed = serializers.BooleanField()
+    reply_to = ReplySerializer(allow_null=True)
+    edited_at = serializers.CharField(allow_null=True)
+    deleted = serializers.BooleanField(help_text="A tombstone: body and gif_url are empty.")
+    deleted_by = serializers.ChoiceField(choices=["author", "staff", "owner"], allow_null=True)
+    reactions = ReactionSerializer(many=True)
 
 
 class MessagePageSerializer(serializers.Serializer):

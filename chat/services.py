@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from zzalu import envelope
-from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
-from zzalu.kafka import produce, produce_sync, topic_name
+from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
+from zzalu.kafka import produce, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord
 from zzalu.text import (
@@ -127,14 +128,33 @@ def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
     gif_url = None if gif_url is None else clean_input(gif_url, URL, field="gif_url") or None
     if not body and not gif_url:
         raise InvalidInput("Send some text or a GIF.", field="body")
-    return {"client_msg_id": client_msg_id, "body": body, "gif_url": gif_url}
+    reply_to = payload.get("reply_to")
+    if reply_to is not None:
+        try:
+            reply_to = str(uuid.UUID(reply_to))
+        except (TypeError, ValueError, AttributeError):
+            raise InvalidInput("reply_to must be a message's event_id.", field="reply_to") from None
+    return {"client_msg_id": client_msg_id, "body": body, "gif_url": gif_url, "reply_to": reply_to}
 
 
 @dataclass(frozen=True)
 class Submitted:
-    event_id: str
+    ack_id: str  # what the relay announces it as: the message's event_id, a change's change_id
+    event_id: str  # the message (a change's target), as the chat.ack names it
     client_msg_id: str
     acked: Any  # awaitable: resolves when Kafka has stored the record
+
+
+def _reply_target_check(*, room_id: int, event_id: str) -> None:
+    original = (
+        ChatMessage.objects.filter(room_id=room_id, event_id=event_id)
+        .values_list("is_deleted", flat=True)
+        .first()
+    )
+    if original is None:
+        raise NotFound("No such message in this room.")
+    if original:
+        raise Conflict("The message was deleted.", code="deleted")
 
 
 async def chat_message_submit(*, room_id: int, sender, payload: dict[str, Any]) -> Submitted:
@@ -146,6 +166,10 @@ async def chat_message_submit(*, room_id: int, sender, payload: dict[str, Any]) 
     clean = chat_payload_clean(payload)
     if not await take_token(f"chat:{sender.pk}"):
         raise RateLimited("Slow down: too many messages.")
+    if clean["reply_to"]:
+        await database_sync_to_async(_reply_target_check)(
+            room_id=room_id, event_id=clean["reply_to"]
+        )
     event_id = chat_event_id(
         sender_id=sender.pk, room_id=room_id, client_msg_id=clean["client_msg_id"]
     )
@@ -157,7 +181,9 @@ async def chat_message_submit(*, room_id: int, sender, payload: dict[str, Any]) 
         **clean,
     )
     acked = await produce(topic_name("chat"), str(room_id), envelope.encode(record))
-    return Submitted(event_id=event_id, client_msg_id=clean["client_msg_id"], acked=acked)
+    return Submitted(
+        ack_id=event_id, event_id=event_id, client_msg_id=clean["client_msg_id"], acked=acked
+    )
 
 
 async def presence_announce(*, room_id: int, change: str, nickname: str | None) -> None:
@@ -170,20 +196,6 @@ async def presence_announce(*, room_id: int, change: str, nickname: str | None) 
 def _log_lost_presence(acked) -> None:
     if not acked.cancelled() and acked.exception() is not None:
         logger.info("presence event not stored: %s", acked.exception())
-
-
-# Moderators remove messages with this permission (the admin's action asks for the same).
-REMOVE_MESSAGES_PERMISSION = "chat.change_chatmessage"
-
-
-def message_remove(*, message: ChatMessage, user) -> None:
-    """Moderation: ask the log to remove a message; the relay applies and announces it."""
-    if not user.has_perm(REMOVE_MESSAGES_PERMISSION):
-        raise Forbidden("Removing messages needs the permission to change messages.")
-    record = events.removed_record(
-        room_id=message.room_id, event_id=str(message.event_id), seq=message.seq
-    )
-    produce_sync(topic_name("chat"), str(message.room_id), envelope.encode(record))
 
 
 # --- storing (relay process) ------------------------------------------------------------------
@@ -221,7 +233,7 @@ class IncomingMessage:
         object.__setattr__(self, "message", message)
 
 
-def _row_id(value: Any) -> int:
+def row_id(value: Any) -> int:
     """A primary key from a record: a positive 64-bit integer, or ValueError (a larger number
     would fail the database query, not the record's check)."""
     number = int(value)
@@ -244,11 +256,11 @@ def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessa
     sender = record["sender"]
     sender_id = sender.get("id")
     clean = chat_payload_clean(record)
-    return ChatMessage(
+    message = ChatMessage(
         event_id=uuid.UUID(str(record["event_id"])),
-        room_id=_row_id(record["room_id"]),
+        room_id=row_id(record["room_id"]),
         kind=ChatMessage.Kind.TALK,
-        sender_id=None if sender_id is None else _row_id(sender_id),
+        sender_id=None if sender_id is None else row_id(sender_id),
         # The sender's snapshot is shown to everyone: the same rule as the member's profile.
         sender_username=clean_input(sender.get("username", ""), USERNAME, field="username"),
         sender_nickname=clean_input(sender.get("nickname", ""), NICKNAME, field="nickname"),
@@ -262,6 +274,9 @@ def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessa
         kafka_partition=partition,
         kafka_offset=offset,
     )
+    # Resolved once the batch is stored (the original may be earlier in the same batch).
+    message.reply_to_event_id = clean["reply_to"]
+    return message
 
 
 @transaction.atomic
@@ -324,16 +339,25 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
             last_seq=F("last_seq") + len(messages), last_activity_at=now
         )
         created.extend(messages)
+    _link_replies([m for m in created if m.reply_to_event_id])
     return sorted(existing + created, key=lambda m: (m.room_id, m.seq))
 
 
-def message_remove_apply(*, room_id: int, event_id: str) -> ChatMessage | None:
-    """Relay side of moderation: mark the message removed (idempotent)."""
-    message = ChatMessage.objects.filter(room_id=room_id, event_id=event_id).first()
-    if message is not None and not message.is_removed:
-        ChatMessage.objects.filter(pk=message.pk).update(is_removed=True)
-        message.is_removed = True
-    return message
+def _link_replies(replies: list[ChatMessage]) -> None:
+    """Point replies at their originals, in the same room (otherwise they stay plain)."""
+    if not replies:
+        return
+    originals = {
+        str(m.event_id): m
+        for m in ChatMessage.objects.filter(event_id__in={r.reply_to_event_id for r in replies})
+    }
+    for reply in replies:
+        original = originals.get(reply.reply_to_event_id)
+        if original is not None and original.room_id == reply.room_id:
+            reply.reply_to = original
+        else:
+            logger.warning("reply %s: no original %s", reply.event_id, reply.reply_to_event_id)
+    ChatMessage.objects.bulk_update([r for r in replies if r.reply_to_id], ["reply_to"])
 
 
 def rooms_ensure(*, room_ids: set[int]) -> int:

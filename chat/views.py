@@ -1,5 +1,6 @@
 """Room pages: the list, a room (its live part runs in static/js/chat/), create, like."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from zzalu.errors import Conflict, InvalidInput, NotFound
 
-from . import events, selectors, services
+from . import selectors, services
 from .forms import RoomForm
 from .models import ChatRoom
 
@@ -51,8 +52,11 @@ def room_detail(request, room_id: int):
         raise Http404("No such room.")
     room.online = selectors.room_online_counts(room_ids=[room.pk])[room.pk]
     room.liked = room.pk in selectors.room_liked_ids(user=request.user, room_ids=[room.pk])
-    history = [events.message_frame(m) for m in selectors.message_history(room_id=room.pk)]
-    return render(request, "chat/room_detail.html", {"room": room, "history": history})
+    history = selectors.history_frames(
+        messages=selectors.message_history(room_id=room.pk), user=request.user
+    )
+    context = {"room": room, "history": history, "edit_window": settings.CHAT_EDIT_WINDOW_SECONDS}
+    return render(request, "chat/room_detail.html", context)
 
 
 @login_required

@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import emoji
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -37,6 +38,7 @@ class Kind:
     # An identifier the client matches answers against: checked, but never trimmed or
     # normalized, so it comes back exactly as it was sent.
     opaque: bool = False
+    emoji: bool = False  # exactly one emoji grapheme (a reaction), as the emoji package knows them
 
 
 # The length limits, in one place; tests/test_text.py checks they match the models' columns.
@@ -51,6 +53,7 @@ PROFILE_MESSAGE = Kind("profile_message", 200)  # "한 줄 소개": one line
 URL = Kind("url", 500, url=True)  # gif_url, image_url, profile_path
 CLIENT_MSG_ID = Kind("client_msg_id", 64, opaque=True)
 SEARCH = Kind("search", 100)  # a search term (rooms by name or tag)
+EMOJI = Kind("emoji", 32, emoji=True)  # a reaction: one emoji, ZWJ sequences and flags included
 
 KINDS = (
     BODY,
@@ -64,6 +67,7 @@ KINDS = (
     URL,
     CLIENT_MSG_ID,
     SEARCH,
+    EMOJI,
 )
 
 MESSAGES = {
@@ -73,6 +77,7 @@ MESSAGES = {
     "surrogate": "%(char)s is not a character (an unpaired surrogate).",
     "too_long": "At most %(max_length)d characters (this has %(length)d).",
     "url": "Must be an http(s) URL.",
+    "emoji": "Must be one emoji.",
 }
 
 _LINE_ENDINGS = re.compile(r"\r\n?")
@@ -117,6 +122,8 @@ def clean_text(value: Any, kind: Kind) -> str:
             _URL(value)
         except ValidationError:
             raise TextError("url") from None
+    if kind.emoji and value and not emoji.is_emoji(value):
+        raise TextError("emoji")
     return value
 
 
@@ -158,6 +165,7 @@ class TextFormField(forms.CharField):
         "surrogate": "쓸 수 없는 문자(%(char)s)가 있어요.",
         "too_long": "최대 %(max_length)d자까지 쓸 수 있어요 (지금 %(length)d자).",
         "url": "http(s) 주소만 쓸 수 있어요.",
+        "emoji": "이모지 하나만 쓸 수 있어요.",
     }
 
     def __init__(self, *, kind: Kind, **kwargs):

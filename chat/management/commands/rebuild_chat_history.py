@@ -1,12 +1,13 @@
 """``manage.py rebuild_chat_history``: replay ``chat.events`` from the beginning into an empty
-database, through the relay's own store step, reproducing every room's messages and seqs."""
+database, through the relay's own store step, reproducing every room's messages, their edits,
+deletions and reactions, and the seqs of all of them."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from kafka import KafkaConsumer, TopicPartition
 
 from chat import relay
-from chat.models import ChatMessage
+from chat.models import ChatMessage, MessageChange
 from chat.services import rooms_ensure
 from zzalu.kafka import topic_name
 
@@ -35,12 +36,15 @@ class Command(BaseCommand):
                     records += len(batch)
                     parsed = relay.parse_batch(batch, skip_poison=True)
                     if create_missing_rooms:
-                        rooms_ensure(room_ids={m.message.room_id for m in parsed.messages})
+                        rooms = {m.message.room_id for m in parsed.messages}
+                        rooms_ensure(room_ids=rooms | {c.room_id for c in parsed.changes})
                     relay.store_batch(parsed, strict=False)
         finally:
             consumer.close()
-        stored = ChatMessage.objects.count()
-        self.stdout.write(f"replayed {records} records; {stored} messages stored")
+        stored, changes = ChatMessage.objects.count(), MessageChange.objects.count()
+        self.stdout.write(
+            f"replayed {records} records; {stored} messages and {changes} changes stored"
+        )
 
 
 def _consumer_from_beginning(topic: str) -> KafkaConsumer:
