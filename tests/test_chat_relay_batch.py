@@ -7,12 +7,13 @@ with a real broker and channel layer is tested in test_chat_flow and test_chat_r
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from chat import events, relay
-from chat.models import ChatMessage
+from chat.models import ChatMessage, ChatRoom, Reaction
 from chat.services import UnstorableRecord, chat_event_id
 from zzalu import envelope
 from zzalu.kafka import Record
@@ -133,3 +134,58 @@ def test_a_message_for_a_room_that_no_longer_exists_is_poison():
     with pytest.raises(UnstorableRecord, match="unknown room"):
         relay.handle_batch([record], announce=lambda _: None)
     assert not ChatMessage.objects.exists()
+
+
+def change_record(type_: str, room, actor, event_id: str, offset: int, **fields) -> Record:
+    event = events.change_record(
+        type_,
+        change_id=str(uuid.uuid4()),
+        room_id=room.pk,
+        event_id=event_id,
+        actor={"id": actor.pk, "nickname": actor.nickname},
+        client_msg_id=f"c{offset}",
+        at=envelope.iso(datetime.now(UTC)),
+        **fields,
+    )
+    return Record("chat.events", 0, offset, str(room.pk).encode(), envelope.encode(event))
+
+
+def test_changes_in_one_batch_apply_in_log_order_after_its_messages():
+    """What rebuilding from the log meets: a message, a reply to it and changes to both in
+    one batch. Messages are numbered first, then the changes in log order."""
+    room, alice, bob = make_room(), make_user(), make_user()
+    first = message_record(room, alice, "m1", "원문", 0)
+    first_id = envelope.decode(first.value)["event_id"]
+    reply = envelope.decode(message_record(room, bob, "m2", "답장", 2).value)
+    reply["reply_to"] = first_id
+    records = [
+        first,
+        change_record(events.CHAT_EDITED, room, alice, first_id, 1, body="고침"),
+        Record("chat.events", 0, 2, str(room.pk).encode(), envelope.encode(reply)),
+        change_record(events.CHAT_REACTION, room, bob, first_id, 3, emoji="👍", added=True),
+        change_record(events.CHAT_REACTION, room, bob, first_id, 4, emoji="👍", added=True),
+        change_record(events.CHAT_DELETED, room, alice, first_id, 5, deleted_by="author"),
+        change_record(events.CHAT_EDITED, room, alice, first_id, 6, body="too late"),
+        change_record(events.CHAT_EDITED, room, alice, reply["event_id"], 7, body="not mine"),
+    ]
+    announced = []
+    assert relay.handle_batch(records, announce=announced.extend) == 5
+    ((group, message),) = announced
+    assert group == f"room.{room.pk}"
+    frames = [json.loads(f) for f in message["frames"]]
+    assert message["seqs"] == [1, 2, 3, 4, 5]
+    assert [f["type"] for f in frames] == [
+        "chat.message", "chat.message", "chat.edited", "chat.reaction", "chat.deleted",
+    ]  # fmt: skip
+    assert frames[1]["reply_to"]["event_id"] == first_id
+    assert frames[3]["count"] == 1  # the second identical reaction changed nothing
+    original = ChatMessage.objects.get(event_id=first_id)
+    assert original.body == "고침" and original.is_deleted and original.deleted_by == "author"
+    assert Reaction.objects.filter(message=original).count() == 1
+    assert ChatMessage.objects.get(event_id=reply["event_id"]).body == "답장"
+
+    # Redelivered, the batch stores nothing new and announces the same entries again.
+    again = []
+    relay.handle_batch(records, announce=again.extend)
+    assert again[0][1]["seqs"] == [1, 2, 3, 4, 5]
+    assert ChatRoom.objects.get(pk=room.pk).last_seq == 5
