@@ -214,7 +214,7 @@ def test_staff_see_only_the_actions_they_may_run(role):
 @pytest.mark.parametrize("role", ["member", "author", "viewer", "moderator", "superuser"])
 def test_moderation_services_check_the_same_permissions(real_services, role):
     """Whatever calls them: the admin gate is not the only one."""
-    from chat.services import message_remove
+    from chat.changes import message_remove
     from comments.services import comment_delete, hakwon_close, hakwon_open
 
     author = make_user()
