@@ -15,7 +15,7 @@ from zzalu import text
 from zzalu.kafka import KafkaUnavailable
 
 from . import changes, selectors
-from .models import ChatMessage, ChatRoom, Tag
+from .models import ChatMessage, ChatRoom, MessageChange, Tag
 
 RECENT_MESSAGES = 20
 
@@ -109,9 +109,26 @@ class ChatRoomAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
         )
 
 
+class MessageChangeInline(admin.TabularInline):
+    """The message's edits, deletion and reactions, in log order (read only)."""
+
+    model = MessageChange
+    fields = ("seq", "kind", "actor_nickname", "body", "emoji", "count", "deleted_by", "at")
+    readonly_fields = fields
+    ordering = ("seq",)
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ChatMessage)
 class ChatMessageAdmin(admin.ModelAdmin):
-    list_display = ("room", "seq", "sender_nickname", "body", "gif_url", "sent_at", "is_deleted")
+    inlines = [MessageChangeInline]
+    list_display = (
+        "room", "seq", "sender_nickname", "body", "gif_url", "sent_at", "edited_at", "is_deleted",
+    )  # fmt: skip
     list_filter = ("is_deleted", "deleted_by")
     list_select_related = ("room",)
     search_fields = ("body", "sender_nickname", "room__name")
