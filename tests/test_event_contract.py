@@ -11,8 +11,8 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 from kafka import KafkaConsumer
 
+from chat.changes import message_remove
 from chat.models import ChatMessage
-from chat.services import message_remove
 from comments import services as hakwon
 from zzalu import envelope
 from zzalu.kafka import dead_letter_topic
@@ -22,15 +22,27 @@ from .conftest import make_hakwon, make_room, make_user
 SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 
 
-def validators() -> dict[str, Draft202012Validator]:
+def schemas() -> dict[str, dict]:
+    """Every record type's schema, by its ``type``."""
     found = {}
     for path in SCHEMAS.glob("*.v1.json"):
         schema = json.loads(path.read_text())
         Draft202012Validator.check_schema(schema)
-        found[schema["properties"]["type"]["const"]] = Draft202012Validator(
-            schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        found[schema["properties"]["type"]["const"]] = schema
     return found
+
+
+def validators() -> dict[str, Draft202012Validator]:
+    return {
+        type_: Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        for type_, schema in schemas().items()
+    }
+
+
+def written_types() -> set[str]:
+    """The types the app writes now. A ``"deprecated": true`` schema is a type only old logs
+    hold (consumers still read it): validated when met, never required, never written."""
+    return {type_ for type_, schema in schemas().items() if not schema.get("deprecated")}
 
 
 def read_all(topic: str, settle: float) -> list:
@@ -61,19 +73,62 @@ def read_topic(kind: str, settle: float = 3.0) -> list[dict]:
     ]
 
 
+def answered(sock, client_msg_id: str) -> dict:
+    """The chat.ack (or error) answering this client_msg_id; other frames stay queued."""
+    held = []
+    try:
+        while True:
+            frame = sock.recv(timeout=30)
+            if (
+                frame["type"] in ("chat.ack", "error")
+                and frame.get("client_msg_id") == client_msg_id
+            ):
+                return frame
+            held.append(frame)
+    finally:
+        sock.pending.extendleft(reversed(held))
+
+
+def acked(sock, type_: str, client_msg_id: str, **fields) -> dict:
+    sock.send(type=type_, client_msg_id=client_msg_id, **fields)
+    answer = answered(sock, client_msg_id)
+    assert answer["type"] == "chat.ack", answer
+    return answer
+
+
+def said(sock, client_msg_id: str, **fields) -> dict:
+    """Send a message; its chat.message frame once the room has it."""
+    event_id = acked(sock, "chat.send", client_msg_id, **fields)["event_id"]
+    while (message := sock.recv_type("chat.message"))["event_id"] != event_id:
+        pass
+    return message
+
+
 def test_every_event_on_both_topics_matches_its_schema(live):
     room, alice, bob = make_room(), make_user(), make_user()
-    with live.room_socket(room, alice) as sock:
-        sock.send(
-            type="chat.send",
-            client_msg_id="contract-1",
-            body="계약",
-            gif_url="https://g.test/a.gif",
-        )
-        sock.recv_type("chat.message")
-        moderator = make_user(staff=True, is_superuser=True)
-        message_remove(message=ChatMessage.objects.get(room=room), user=moderator)
-        sock.recv_type("chat.removed")
+    moderator = make_user(staff=True, is_superuser=True)
+    with live.room_socket(room, alice) as a, live.room_socket(room, bob) as b:
+        target = said(a, "contract-1", body="계약", gif_url="https://g.test/a.gif")["event_id"]
+        b.recv_type("chat.message")  # stored: it can be answered
+        answer = said(b, "contract-2", body="답장", reply_to=target)
+        assert answer["reply_to"]["event_id"] == target
+        for sock, type_, fields in [
+            (a, "chat.edit", {"body": "고친 계약"}),
+            (b, "chat.react", {"emoji": "👍"}),
+            (b, "chat.unreact", {"emoji": "👍"}),
+            (a, "chat.delete", {}),
+        ]:
+            ack = acked(sock, type_, f"contract-{type_}", event_id=target, **fields)
+            assert ack["event_id"] == target  # a change's ack names the message it changed
+        message_remove(message=ChatMessage.objects.get(event_id=answer["event_id"]), user=moderator)
+        removed = a.collect("chat.deleted", 2)[-1]
+        assert (removed["event_id"], removed["deleted_by"]) == (answer["event_id"], "staff")
+        numbered = [f for f in a.received if "seq" in f]
+        assert [f["seq"] for f in numbered] == list(range(1, 8))
+        assert [f["type"] for f in numbered] == [
+            "chat.message", "chat.message", "chat.edited", "chat.reaction", "chat.reaction",
+            "chat.deleted", "chat.deleted",
+        ]  # fmt: skip
 
     today = make_hakwon()
     caption = hakwon.comment_create(hakwon=today, author=alice, content="캡션")
@@ -83,14 +138,26 @@ def test_every_event_on_both_topics_matches_its_schema(live):
     hakwon.comment_delete(comment=reply, user=bob)
     hakwon.hakwon_close(hakwon=today)
 
-    schemas = validators()
-    seen = set()
+    checks, required = validators(), written_types()
+    seen: set[str] = set()
     deadline = time.monotonic() + 30
-    while seen != set(schemas) and time.monotonic() < deadline:
-        for record in read_topic("chat") + read_topic("hakwon"):
+    while not required <= seen and time.monotonic() < deadline:
+        chat = read_topic("chat")
+        for record in chat + read_topic("hakwon"):
             if record["type"] == "test.ping":  # written by the broker round-trip test
                 continue
-            errors = [e.message for e in schemas[record["type"]].iter_errors(record)]
+            errors = [e.message for e in checks[record["type"]].iter_errors(record)]
             assert errors == [], (record, errors)
             seen.add(record["type"])
-    assert seen == set(schemas), f"never saw {set(schemas) - seen}"
+    assert required <= seen, f"never saw {required - seen}"
+
+    # This room's log, as the app wrote it: the new fields carry what was done.
+    log = [r for r in chat if r.get("room_id") == room.pk and r["type"] != "room.presence"]
+    assert [r["type"] for r in log] == [
+        "chat.message", "chat.message", "chat.edited", "chat.reaction", "chat.reaction",
+        "chat.deleted", "chat.deleted",
+    ]  # fmt: skip
+    assert [r.get("reply_to") for r in log[:2]] == [None, target]
+    assert [r["added"] for r in log[3:5]] == [True, False]
+    assert [r["deleted_by"] for r in log[5:]] == ["author", "staff"]
+    assert log[6]["actor"]["id"] == moderator.pk
