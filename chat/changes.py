@@ -64,13 +64,14 @@ def refusal(
     *, type_: str, message: ChatMessage | None, actor_id: int | None, at: datetime,
     deleted_by: str = AUTHOR, body: str = "",
 ) -> ServiceError | None:  # fmt: skip
-    """Why this change cannot apply to ``message`` now, or None. One rule for both sides."""
+    """Why this change cannot apply to ``message`` now, or None. One rule for both sides.
+    ``actor_id`` None skips the author check (rebuilding: the author may be gone since)."""
     if message is None:
         return NotFound("No such message in this room.")
     authors_only = type_ == events.CHAT_EDITED or (
         type_ == events.CHAT_DELETED and deleted_by == AUTHOR
     )
-    if authors_only and (message.sender_id is None or message.sender_id != actor_id):
+    if authors_only and actor_id is not None and message.sender_id != actor_id:
         return Forbidden("This is not your message.")
     if message.is_deleted:
         return Conflict("The message was deleted.", code="deleted")
@@ -206,6 +207,7 @@ class IncomingChange:
     deleted_by: str = ""
     emoji: str = ""
     added: bool = False
+    numbered: bool = True  # a version 1 removal had no seq of its own, and gets none now
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> IncomingChange:
@@ -216,6 +218,7 @@ class IncomingChange:
                 change_id=uuid.uuid5(EVENT_NAMESPACE, f"chat.removed:{event_id}"),
                 room_id=row_id(record["room_id"]), event_id=event_id, actor_id=None,
                 actor_nickname="", client_msg_id="", at=timezone.now(), deleted_by=STAFF,
+                numbered=False,
             )  # fmt: skip
         actor = record["actor"]
         actor_id = actor.get("id")
@@ -266,28 +269,27 @@ def change_apply(change: IncomingChange, *, strict: bool = True) -> MessageChang
             .values_list("last_seq", flat=True)
             .first()
         )
-        actor_known = change.actor_id is not None and _user_exists(change.actor_id)
-        unknown = "room" if last_seq is None else None
-        if change.type == events.CHAT_REACTION and not actor_known:
-            unknown = unknown or "member"
-        if unknown:
+        if last_seq is None:
             if strict:
-                raise UnstorableRecord(f"{change.type} for an unknown {unknown}")
+                raise UnstorableRecord(f"{change.type} for an unknown room")
             return None
+        actor_known = change.actor_id is not None and _user_exists(change.actor_id)
+        if change.type == events.CHAT_REACTION and not actor_known and strict:
+            raise UnstorableRecord(f"{change.type} by an unknown member")
         message = (
             ChatMessage.objects.select_for_update()
             .filter(room_id=change.room_id, event_id=change.event_id)
             .first()
         )
         refused = refusal(
-            type_=change.type, message=message, actor_id=change.actor_id, at=change.at,
-            deleted_by=change.deleted_by, body=change.body,
+            type_=change.type, message=message, actor_id=change.actor_id if strict else None,
+            at=change.at, deleted_by=change.deleted_by, body=change.body,
         )  # fmt: skip
         if refused is not None:
             logger.info("change %s not applied: %s", change.change_id, refused.code)
             return None
         applied = _apply(change, message, actor_id=change.actor_id if actor_known else None)
-        if applied is None:
+        if applied is None or not change.numbered:
             return None
         applied.seq = last_seq + 1
         applied.save()
@@ -302,7 +304,8 @@ def _user_exists(user_id: int) -> bool:
 
 def _apply(change: IncomingChange, message: ChatMessage, *, actor_id) -> MessageChange | None:
     """Change the message (or its reactions); the unsaved change row, or None for a reaction
-    that is already so. ``actor_id`` is None for a member the database no longer has."""
+    that is already so. ``actor_id`` is None for a member the database no longer has (only
+    when rebuilding): their reactions went with them, but the change keeps its seq."""
     row = MessageChange(
         change_id=change.change_id,
         room_id=change.room_id,
@@ -321,15 +324,16 @@ def _apply(change: IncomingChange, message: ChatMessage, *, actor_id) -> Message
         message.save(update_fields=["is_deleted", "deleted_by"])
         row.kind, row.deleted_by = MessageChange.Kind.DELETED, change.deleted_by
     else:
-        mine = Reaction.objects.filter(message=message, user_id=change.actor_id, emoji=change.emoji)
-        if change.added == mine.exists():
-            return None  # one reaction per member per emoji: already there, or already gone
-        if change.added:
-            Reaction.objects.create(
-                message=message, user_id=change.actor_id, emoji=change.emoji, created_at=change.at
-            )
-        else:
-            mine.delete()
+        if actor_id is not None:
+            mine = Reaction.objects.filter(message=message, user_id=actor_id, emoji=change.emoji)
+            if change.added == mine.exists():
+                return None  # one reaction per member per emoji: already there, or already gone
+            if change.added:
+                Reaction.objects.create(
+                    message=message, user_id=actor_id, emoji=change.emoji, created_at=change.at
+                )
+            else:
+                mine.delete()
         row.kind = MessageChange.Kind.REACTED if change.added else MessageChange.Kind.UNREACTED
         row.emoji = change.emoji
         row.count = Reaction.objects.filter(message=message, emoji=change.emoji).count()

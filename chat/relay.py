@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from zzalu.errors import InvalidInput
@@ -31,9 +32,14 @@ REQUIRED = {
 
 @dataclass
 class ChatBatch:
-    messages: list[IncomingMessage] = field(default_factory=list)
-    changes: list[IncomingChange] = field(default_factory=list)  # in log order
+    items: list[IncomingMessage | IncomingChange] = field(default_factory=list)  # in log order
     presence: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def room_ids(self) -> set[int]:
+        return {
+            i.message.room_id if isinstance(i, IncomingMessage) else i.room_id for i in self.items
+        }
 
 
 def parse_batch(records: list, *, skip_poison: bool = False) -> ChatBatch:
@@ -54,11 +60,11 @@ def _parse_into(batch: ChatBatch, record) -> None:
     event = decode_record(record, REQUIRED)
     try:
         if event["type"] == events.CHAT_MESSAGE:
-            batch.messages.append(IncomingMessage(event, record.partition, record.offset))
+            batch.items.append(IncomingMessage(event, record.partition, record.offset))
         elif event["type"] == events.ROOM_PRESENCE:
             batch.presence[int(event["room_id"])].append(_presence_change(event))
         else:
-            batch.changes.append(IncomingChange.from_record(event))
+            batch.items.append(IncomingChange.from_record(event))
     except InvalidInput as exc:
         raise PoisonRecord(f"{event['type']}: {exc.detail}") from exc
     except (LookupError, ValueError, TypeError, AttributeError, OverflowError) as exc:
@@ -78,20 +84,25 @@ def _presence_change(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def store_batch(batch: ChatBatch, *, strict: bool = True) -> list[events.Numbered]:
-    """Apply a batch to the database: messages stored once and numbered, then the changes in
-    log order, each numbered after them.
+    """Apply a batch to the database in log order: each run of messages stored once and
+    numbered in one insert, each change applied and numbered on its own.
 
-    Returns the batch's numbered entries (by room, then seq), including those stored before
-    (a redelivery is announced again). Replaying the log through this function rebuilds the
-    same history (rebuild_chat_history).
+    Every record gets the next seq of its room in log order, however the log was cut into
+    batches, so replaying the log through this function (rebuild_chat_history) gives the same
+    seqs. Returns the batch's numbered entries (by room, then seq), including those stored
+    before (a redelivery is announced again).
     """
-    stored = message_store_batch(items=batch.messages, strict=strict) if batch.messages else []
-    entries = [events.Numbered.of_message(m) for m in stored]
-    for item in batch.changes:
-        change = change_apply(item, strict=strict)
-        if change is not None:
-            entries.append(events.Numbered.of_change(change))
-    return sorted(entries, key=lambda e: (e.frame["room_id"], e.seq))
+    entries: dict[tuple[int, int], events.Numbered] = {}
+    for are_messages, run in groupby(batch.items, key=lambda i: isinstance(i, IncomingMessage)):
+        if are_messages:
+            numbered = map(
+                events.Numbered.of_message, message_store_batch(items=list(run), strict=strict)
+            )
+        else:
+            applied = (change_apply(item, strict=strict) for item in run)
+            numbered = (events.Numbered.of_change(c) for c in applied if c is not None)
+        entries.update(((e.frame["room_id"], e.seq), e) for e in numbered)
+    return [entries[key] for key in sorted(entries)]
 
 
 def handle_batch(records: list, *, announce) -> int:

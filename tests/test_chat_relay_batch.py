@@ -150,15 +150,14 @@ def change_record(type_: str, room, actor, event_id: str, offset: int, **fields)
     return Record("chat.events", 0, offset, str(room.pk).encode(), envelope.encode(event))
 
 
-def test_changes_in_one_batch_apply_in_log_order_after_its_messages():
-    """What rebuilding from the log meets: a message, a reply to it and changes to both in
-    one batch. Messages are numbered first, then the changes in log order."""
-    room, alice, bob = make_room(), make_user(), make_user()
+def room_log(room, alice, bob) -> list[Record]:
+    """A message, an edit, a reply, reactions (one repeated), a delete, and two changes that
+    no longer apply: what rebuilding meets in one batch."""
     first = message_record(room, alice, "m1", "원문", 0)
     first_id = envelope.decode(first.value)["event_id"]
     reply = envelope.decode(message_record(room, bob, "m2", "답장", 2).value)
     reply["reply_to"] = first_id
-    records = [
+    return [
         first,
         change_record(events.CHAT_EDITED, room, alice, first_id, 1, body="고침"),
         Record("chat.events", 0, 2, str(room.pk).encode(), envelope.encode(reply)),
@@ -167,25 +166,53 @@ def test_changes_in_one_batch_apply_in_log_order_after_its_messages():
         change_record(events.CHAT_DELETED, room, alice, first_id, 5, deleted_by="author"),
         change_record(events.CHAT_EDITED, room, alice, first_id, 6, body="too late"),
         change_record(events.CHAT_EDITED, room, alice, reply["event_id"], 7, body="not mine"),
+        message_record(room, alice, "m3", "끝", 8),
     ]
+
+
+def test_a_batch_numbers_messages_and_changes_in_log_order():
+    room, alice, bob = make_room(), make_user(), make_user()
+    records = room_log(room, alice, bob)
+    first_id = envelope.decode(records[0].value)["event_id"]
     announced = []
-    assert relay.handle_batch(records, announce=announced.extend) == 5
+    assert relay.handle_batch(records, announce=announced.extend) == 6
     ((group, message),) = announced
     assert group == f"room.{room.pk}"
     frames = [json.loads(f) for f in message["frames"]]
-    assert message["seqs"] == [1, 2, 3, 4, 5]
+    assert message["seqs"] == [1, 2, 3, 4, 5, 6]
     assert [f["type"] for f in frames] == [
-        "chat.message", "chat.message", "chat.edited", "chat.reaction", "chat.deleted",
+        "chat.message", "chat.edited", "chat.message", "chat.reaction", "chat.deleted",
+        "chat.message",
     ]  # fmt: skip
-    assert frames[1]["reply_to"]["event_id"] == first_id
+    assert frames[2]["reply_to"]["event_id"] == first_id
     assert frames[3]["count"] == 1  # the second identical reaction changed nothing
     original = ChatMessage.objects.get(event_id=first_id)
     assert original.body == "고침" and original.is_deleted and original.deleted_by == "author"
     assert Reaction.objects.filter(message=original).count() == 1
-    assert ChatMessage.objects.get(event_id=reply["event_id"]).body == "답장"
+    assert ChatMessage.objects.get(event_id=frames[2]["event_id"]).body == "답장"
 
     # Redelivered, the batch stores nothing new and announces the same entries again.
     again = []
     relay.handle_batch(records, announce=again.extend)
-    assert again[0][1]["seqs"] == [1, 2, 3, 4, 5]
-    assert ChatRoom.objects.get(pk=room.pk).last_seq == 5
+    assert again[0][1]["seqs"] == [1, 2, 3, 4, 5, 6]
+    assert ChatRoom.objects.get(pk=room.pk).last_seq == 6
+
+
+def test_the_same_log_gets_the_same_seqs_however_it_is_cut_into_batches():
+    alice, bob = make_user(), make_user()
+    whole, one_by_one = make_room(), make_room()
+    announced = []
+    relay.handle_batch(room_log(whole, alice, bob), announce=announced.extend)
+    for record in room_log(one_by_one, alice, bob):
+        relay.handle_batch([record], announce=announced.extend)
+
+    def numbered(room) -> list[tuple[int, str]]:
+        frames = [
+            json.loads(frame)
+            for group, message in announced
+            if group == f"room.{room.pk}"
+            for frame in message["frames"]
+        ]
+        return sorted((f["seq"], f["type"]) for f in frames)
+
+    assert numbered(whole) == numbered(one_by_one) and len(numbered(whole)) == 6

@@ -36,8 +36,7 @@ class Command(BaseCommand):
                     records += len(batch)
                     parsed = relay.parse_batch(batch, skip_poison=True)
                     if create_missing_rooms:
-                        rooms = {m.message.room_id for m in parsed.messages}
-                        rooms_ensure(room_ids=rooms | {c.room_id for c in parsed.changes})
+                        rooms_ensure(room_ids=parsed.room_ids)
                     relay.store_batch(parsed, strict=False)
         finally:
             consumer.close()
