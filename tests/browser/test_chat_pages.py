@@ -19,6 +19,7 @@ from .conftest import PHONE, screenshot, start_web
 pytestmark = pytest.mark.browser
 
 REMOVED = "관리자가 삭제한 메시지예요."
+DELETED = "삭제된 메시지예요."
 # Elements that could only come from user content parsed as HTML (the page's own history is
 # a JSON script element, and GIFs are the only images in the room).
 INJECTED = "main script:not([type='application/json']), main img:not(.msg__gif)"
@@ -198,7 +199,8 @@ def test_a_reader_who_missed_more_than_the_catch_up_limit_loads_the_rest_where_i
         expect(reader.locator(".msg")).to_have_count(4)
         assert seqs(reader) == [1, 9, 10, 11]
         missed = reader.locator("[data-load-missed]")
-        expect(missed).to_have_text("놓친 메시지 7개 보기")
+        # No count: messages and changes share the seqs, so 7 missing seqs need not be 7 messages.
+        expect(missed).to_have_text("놓친 메시지 보기")
         screenshot(reader, "room-catch-up-gap")
         missed.click()
         expect(reader.locator(".msg")).to_have_count(11)
@@ -348,12 +350,120 @@ def test_a_removed_message_disappears_from_an_open_room(live, browsers):
     admin.locator("button[name=index]").click()
     expect(admin.locator(".messagelist")).to_contain_text("Removal of 1 message(s)")
 
+    # A chat.deleted frame by staff: the author's own page shows the moderator's tombstone.
     removed = reader.locator('.msg[data-seq="1"]')
-    expect(removed).to_have_class(re.compile("msg--removed"))
+    expect(removed).to_have_class(re.compile("msg--deleted"))
     expect(removed.locator(".msg__body")).to_have_text(REMOVED)
+    expect(removed.get_by_role("button")).to_have_count(0)  # nothing left to reply to or edit
     expect(reader.get_by_text("지워질 메시지")).to_have_count(0)
     expect(reader.locator('.msg[data-seq="2"] .msg__body')).to_have_text(send_after)
     reader.reload()
     expect(reader.locator('.msg[data-seq="1"] .msg__body')).to_have_text(REMOVED)
     doomed.refresh_from_db()
-    assert doomed.is_removed
+    assert doomed.is_deleted
+
+
+def test_reply_react_edit_and_delete_show_live_on_both_pages_and_after_a_reload(live, browsers):
+    """Issue 13's walk: every change reaches both open pages and is there after a reload."""
+    typo, fixed, answer = "오타 있는 메세지", "오타 고친 메시지", "그거 좋네요"
+    room = make_room(name="답장방")
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    a = open_room(browsers.page(alice), room)
+    b = open_room(browsers.page(bob), room)
+    pages = (a, b)
+    send(a, typo)
+    for page in pages:
+        expect(page.locator(".msg")).to_have_count(1)
+
+    # Bob replies to it: the composer says to whom, both pages show the quote.
+    original = b.locator(".msg").first
+    original.hover()
+    original.get_by_role("button", name="답장", exact=True).click()
+    reply_bar = b.locator("[data-reply]")
+    expect(reply_bar).to_contain_text("앨리스님에게 답장")
+    expect(b.locator("#composer-body")).to_be_focused()
+    send(b, answer)
+    expect(reply_bar).to_be_hidden()
+    for page in pages:
+        expect(page.locator(".msg")).to_have_count(2)
+        quote = page.locator(".msg").last.get_by_role("button", name=re.compile("원래 메시지 보기"))
+        expect(quote).to_have_text(re.compile(f"앨리스.*{typo}"))
+    # The quote leads to the original.
+    a.locator(".msg").last.locator(".msg__quote").click()
+    expect(a.locator(".msg").first).to_be_focused()
+    expect(a.locator(".msg").first).to_have_class(re.compile("msg--flash"))
+
+    # Bob reacts 👍 from the picker; Alice sees the chip, then adds hers by clicking it.
+    original.hover()
+    original.get_by_role("button", name="반응 달기").click()
+    b.get_by_role("group", name="반응 고르기").get_by_role("button", name="👍", exact=True).click()
+    a_original = a.locator(".msg").first
+    chip_a = a_original.get_by_role("button", name=re.compile("^👍 반응"))
+    expect(chip_a).to_have_accessible_name("👍 반응 1개")
+    expect(chip_a).to_have_attribute("aria-pressed", "false")
+    chip_a.click()
+    chip_b = original.get_by_role("button", name=re.compile("^👍 반응"))
+    for chip in (chip_a, chip_b):
+        expect(chip).to_have_accessible_name("👍 반응 2개")
+        expect(chip).to_have_attribute("aria-pressed", "true")
+    screenshot(b, "room-reply-reactions")
+
+    # Alice edits: Esc leaves the message as it was; ↑ in the empty box opens the editor again.
+    a_original.hover()
+    a_original.get_by_role("button", name="수정", exact=True).click()
+    editor = a.get_by_label("메시지 수정")
+    expect(editor).to_be_focused()
+    expect(editor).to_have_value(typo)
+    editor.fill(fixed)
+    editor.press("Escape")
+    expect(editor).to_have_count(0)
+    expect(a_original.locator(".msg__body")).to_have_text(typo)
+    a.locator("#composer-body").press("ArrowUp")
+    expect(editor).to_be_focused()
+    editor.fill(fixed)
+    editor.press("Enter")
+    expect(editor).to_have_count(0)
+    for page in pages:
+        first = page.locator(".msg").first
+        expect(first.locator(".msg__body")).to_have_text(fixed)
+        expect(first.locator(".msg__edited")).to_have_text("(수정됨)")
+        expect(first.locator(".msg__edited")).to_be_visible()
+        expect(page.locator(".msg").last.locator(".msg__quote-text")).to_have_text(fixed)
+
+    # A reload shows the same room: reply, reactions (mine pressed), the edit.
+    b.reload()
+    expect(b.locator("#room")).to_have_attribute("data-state", "open")
+    expect(original.locator(".msg__body")).to_have_text(fixed)
+    expect(original.locator(".msg__edited")).to_be_visible()
+    expect(chip_b).to_have_accessible_name("👍 반응 2개")
+    expect(chip_b).to_have_attribute("aria-pressed", "true")
+    expect(b.locator(".msg").last.locator(".msg__quote")).to_have_text(re.compile(fixed))
+
+    # Alice deletes it after a confirm: a tombstone on both pages, and Bob's quote says so.
+    a_original.hover()
+    a_original.get_by_role("button", name="삭제", exact=True).click()
+    confirm = a.get_by_role("dialog", name="이 메시지를 삭제할까요?")
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="삭제", exact=True).click()
+    expect(confirm).to_be_hidden()
+    for page in pages:
+        first, reply = page.locator(".msg").first, page.locator(".msg").last
+        expect(first).to_have_class(re.compile("msg--deleted"))
+        expect(first.locator(".msg__body")).to_have_text(DELETED)
+        expect(first.locator(".reaction")).to_have_count(0)
+        expect(first.locator(".msg__edited")).to_be_hidden()
+        expect(reply.locator(".msg__quote-text")).to_have_text(DELETED)
+        expect(reply.locator(".msg__body")).to_have_text(answer)
+        expect(page.get_by_text(fixed)).to_have_count(0)
+    screenshot(a, "room-deleted")
+
+    for page in pages:
+        page.reload()
+        expect(page.locator(".msg")).to_have_count(2)
+        first, reply = page.locator(".msg").first, page.locator(".msg").last
+        expect(first.locator(".msg__body")).to_have_text(DELETED)
+        expect(first.locator(".reaction")).to_have_count(0)
+        expect(reply.locator(".msg__quote-text")).to_have_text(DELETED)
+        expect(reply.locator(".msg__body")).to_have_text(answer)
+        expect(page.get_by_text(fixed)).to_have_count(0)
+        expect(page.get_by_text(typo)).to_have_count(0)

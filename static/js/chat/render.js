@@ -1,14 +1,33 @@
-// Drawing the room: messages ordered by seq, removals, presence notices. Text goes in through
-// textContent only (dom.el), never as HTML.
+// Drawing the room: messages ordered by seq, their changes (edits, deletions, reactions),
+// replies' quotes, presence notices. Text goes in through textContent only (dom.el), never as
+// HTML. Each message's state is kept by event_id, so a change finds its message; a change for
+// a message that is not on the page is ignored (the history API has it in its current state).
 import { el, safeHttpUrl, timeLabel } from "../dom.js";
 
-const REMOVED_TEXT = "관리자가 삭제한 메시지예요.";
+export const DELETED_BY_AUTHOR = "삭제된 메시지예요.";
+export const DELETED_BY_STAFF = "관리자가 삭제한 메시지예요.";
+const EXCERPT_CHARS = 80;
+const deletedText = (by) => (by === "author" ? DELETED_BY_AUTHOR : DELETED_BY_STAFF);
+
+function button(className, label, text, action) {
+  const node = el("button", className, text);
+  node.type = "button";
+  node.dataset.action = action;
+  if (label) {
+    node.setAttribute("aria-label", label);
+    node.title = label;
+  }
+  return node;
+}
 
 export class MessageList {
-  constructor(list, { meId }) {
+  // meId: the member reading (null for a guest); staff: may delete any message.
+  constructor(list, { meId, staff = false }) {
     this.list = list;
     this.meId = meId;
+    this.staff = staff;
     this.items = new Map(); // seq -> <li>
+    this.messages = new Map(); // event_id -> {eventId, seq, item, mine, sentAt, body, ...}
     this.maxSeq = 0;
     this.minSeq = Infinity;
   }
@@ -21,10 +40,18 @@ export class MessageList {
     return this.items.size ? this.minSeq : null;
   }
 
-  // Put a message where its seq belongs; one that is already there is only updated.
+  get(eventId) {
+    return this.messages.get(eventId) || null;
+  }
+
+  of(item) {
+    return this.get(item?.dataset.eventId);
+  }
+
+  // Put a message where its seq belongs; one that is already there is brought to this state.
   add(frame) {
     if (this.items.has(frame.seq)) {
-      if (frame.removed) this.remove(frame.seq);
+      this.refresh(frame);
       return null;
     }
     const item = this.#item(frame);
@@ -40,11 +67,83 @@ export class MessageList {
     return item;
   }
 
-  remove(seq) {
-    const item = this.items.get(seq);
-    if (!item || item.classList.contains("msg--removed")) return;
-    item.classList.add("msg--removed");
-    item.querySelector(".msg__bubble").replaceChildren(el("p", "msg__body", REMOVED_TEXT));
+  // A message's current state (a history page) over what the page shows.
+  refresh(frame) {
+    const msg = this.get(frame.event_id);
+    if (!msg) return;
+    if (frame.deleted) {
+      this.deleted({ event_id: frame.event_id, deleted_by: frame.deleted_by });
+      return;
+    }
+    if (frame.reply_to) this.#paintQuote(msg, frame.reply_to);
+    if (frame.edited_at) this.edited(frame);
+    if (Array.isArray(frame.reactions)) {
+      msg.reactions = reactionMap(frame.reactions);
+      this.#paintReactions(msg);
+    }
+  }
+
+  // Changes: chat.edited, chat.deleted, chat.reaction. Each carries absolute state.
+  apply(frame) {
+    if (frame.type === "chat.edited") this.edited(frame);
+    else if (frame.type === "chat.deleted") this.deleted(frame);
+    else if (frame.type === "chat.reaction") this.reaction(frame);
+  }
+
+  edited({ event_id: eventId, body, edited_at: editedAt }) {
+    const msg = this.get(eventId);
+    if (!msg || msg.deleted) return;
+    msg.body = body ?? "";
+    msg.editedAt = editedAt;
+    this.#paintBody(msg);
+    this.#paintEdited(msg);
+    for (const quote of this.#quotesOf(eventId)) {
+      quote.querySelector(".msg__quote-text").textContent = excerpt(msg.body) || "GIF";
+      quote.setAttribute("aria-label", quoteLabel(quote));
+    }
+  }
+
+  deleted({ event_id: eventId, deleted_by: deletedBy }) {
+    const msg = this.get(eventId);
+    if (!msg) return;
+    for (const quote of this.#quotesOf(eventId)) {
+      quote.classList.add("msg__quote--deleted");
+      quote.querySelector(".msg__quote-text").textContent = DELETED_BY_AUTHOR;
+      quote.setAttribute("aria-label", quoteLabel(quote));
+    }
+    if (msg.deleted) return;
+    const hadFocus = msg.item.contains(document.activeElement);
+    Object.assign(msg, { deleted: true, deletedBy, body: "", gifUrl: null });
+    msg.reactions.clear();
+    msg.item.classList.add("msg--deleted");
+    msg.item.querySelector(".msg__actions")?.remove();
+    msg.item.querySelector(".reactions")?.remove();
+    msg.item.querySelector(".msg__edited").hidden = true;
+    msg.item
+      .querySelector(".msg__bubble")
+      .replaceChildren(el("p", "msg__body", deletedText(deletedBy)));
+    if (hadFocus) msg.item.focus({ preventScroll: true });
+  }
+
+  reaction({ event_id: eventId, emoji, count, added, user }) {
+    const msg = this.get(eventId);
+    if (!msg || msg.deleted) return;
+    const now = msg.reactions.get(emoji) || { count: 0, me: false };
+    now.count = count;
+    if (user && this.meId !== null && user.id === this.meId) now.me = Boolean(added);
+    if (count > 0) msg.reactions.set(emoji, now);
+    else msg.reactions.delete(emoji);
+    this.#paintReactions(msg);
+  }
+
+  // The newest message of mine that may still be edited.
+  lastEditable(windowSeconds) {
+    const newestFirst = [...this.items.keys()].sort((x, y) => y - x);
+    for (const seq of newestFirst) {
+      const msg = this.of(this.items.get(seq));
+      if (msg && msg.mine && !msg.deleted && editable(msg, windowSeconds)) return msg;
+    }
+    return null;
   }
 
   notice(text) {
@@ -61,37 +160,173 @@ export class MessageList {
     return item;
   }
 
+  #quotesOf(eventId) {
+    return [...this.list.querySelectorAll(".msg__quote")].filter(
+      (quote) => quote.dataset.target === eventId,
+    );
+  }
+
   #item(frame) {
     const sender = frame.sender || {};
     const mine = this.meId !== null && sender.id === this.meId;
+    const author = sender.nickname || sender.username || "알 수 없음";
     const item = el("li", mine ? "msg msg--mine" : "msg");
     item.dataset.seq = String(frame.seq);
+    item.dataset.eventId = frame.event_id;
     item.dataset.senderId = String(sender.id ?? "");
+    item.tabIndex = -1; // a quote's "go to the original" moves focus here
+    const msg = {
+      eventId: frame.event_id,
+      seq: frame.seq,
+      item,
+      mine,
+      author,
+      sentAt: frame.sent_at,
+      body: frame.body || "",
+      gifUrl: safeHttpUrl(frame.gif_url),
+      editedAt: frame.edited_at || null,
+      deleted: false,
+      deletedBy: null,
+      reactions: reactionMap(frame.reactions || []),
+    };
+    this.messages.set(msg.eventId, msg);
 
-    const meta = el("p", "msg__meta");
-    meta.append(el("span", "msg__author", sender.nickname || sender.username || "알 수 없음"));
+    const meta = el("div", "msg__meta");
+    meta.append(el("span", "msg__author", author));
     if (mine) meta.append(el("span", "msg__you", "나"));
     const time = el("time", "msg__time", timeLabel(frame.sent_at));
     time.dateTime = frame.sent_at;
-    meta.append(time);
-
-    const bubble = el("div", "msg__bubble");
-    if (frame.removed) {
-      item.classList.add("msg--removed");
-      bubble.append(el("p", "msg__body", REMOVED_TEXT));
-    } else {
-      if (frame.body) bubble.append(el("p", "msg__body", frame.body));
-      const gif = safeHttpUrl(frame.gif_url);
-      if (gif) {
-        const img = el("img", "msg__gif");
-        img.src = gif;
-        img.alt = "GIF";
-        img.loading = "lazy";
-        img.referrerPolicy = "no-referrer";
-        bubble.append(img);
-      }
+    meta.append(time, el("span", "msg__edited", "(수정됨)"));
+    if (this.meId !== null) meta.append(this.#toolbar(msg));
+    item.append(meta, el("div", "msg__bubble"));
+    if (frame.reply_to) this.#paintQuote(msg, frame.reply_to);
+    this.#paintBody(msg);
+    this.#paintEdited(msg);
+    this.#paintReactions(msg);
+    if (frame.deleted || frame.removed) {
+      this.deleted({ event_id: msg.eventId, deleted_by: frame.deleted_by });
     }
-    item.append(meta, bubble);
     return item;
   }
+
+  // Reply, react, and on one's own message edit and delete (staff delete any). A toolbar with
+  // one tab stop; the arrow keys move inside it (actions.js).
+  #toolbar(msg) {
+    const bar = el("div", "msg__actions");
+    bar.setAttribute("role", "toolbar");
+    bar.setAttribute("aria-label", `${msg.author}의 메시지`);
+    bar.append(
+      button("msg__action", null, "답장", "reply"),
+      button("msg__action", "반응 달기", "반응", "react"),
+    );
+    if (msg.mine) bar.append(button("msg__action", null, "수정", "edit"));
+    if (msg.mine || this.staff) bar.append(button("msg__action", null, "삭제", "delete"));
+    [...bar.children].forEach((b, i) => (b.tabIndex = i === 0 ? 0 : -1));
+    return bar;
+  }
+
+  #paintQuote(msg, replyTo) {
+    const bubble = msg.item.querySelector(".msg__bubble");
+    let quote = bubble.querySelector(".msg__quote");
+    if (!quote) {
+      quote = button("msg__quote", null, null, "quote");
+      quote.dataset.target = replyTo.event_id;
+      quote.append(el("span", "msg__quote-author"), el("span", "msg__quote-text"));
+      bubble.prepend(quote);
+    }
+    const target = this.get(replyTo.event_id);
+    const deleted = replyTo.deleted || Boolean(target?.deleted);
+    const who = replyTo.sender?.nickname || "알 수 없음";
+    quote.querySelector(".msg__quote-author").textContent = who;
+    quote.querySelector(".msg__quote-text").textContent = deleted
+      ? DELETED_BY_AUTHOR
+      : replyTo.excerpt || "GIF";
+    quote.classList.toggle("msg__quote--deleted", deleted);
+    quote.title = "원래 메시지로 이동";
+    quote.setAttribute("aria-label", quoteLabel(quote));
+  }
+
+  #paintBody(msg) {
+    if (msg.deleted) return;
+    const bubble = msg.item.querySelector(".msg__bubble");
+    let body = bubble.querySelector(".msg__body");
+    if (msg.body) {
+      if (!body) {
+        body = el("p", "msg__body");
+        const quote = bubble.querySelector(".msg__quote");
+        if (quote) quote.after(body);
+        else bubble.prepend(body);
+      }
+      body.textContent = msg.body;
+    } else {
+      body?.remove();
+    }
+    if (msg.gifUrl && !bubble.querySelector(".msg__gif")) {
+      const img = el("img", "msg__gif");
+      img.src = msg.gifUrl;
+      img.alt = "GIF";
+      img.loading = "lazy";
+      img.referrerPolicy = "no-referrer";
+      bubble.append(img);
+    }
+  }
+
+  #paintEdited(msg) {
+    const mark = msg.item.querySelector(".msg__edited");
+    mark.hidden = !msg.editedAt || msg.deleted;
+    mark.title = msg.editedAt ? `${timeLabel(msg.editedAt)}에 수정됨` : "";
+  }
+
+  // Chips under the bubble, updated in place (a chip keeps the keyboard focus while its count
+  // changes).
+  #paintReactions(msg) {
+    let box = msg.item.querySelector(".reactions");
+    if (!msg.reactions.size || msg.deleted) {
+      box?.remove();
+      return;
+    }
+    if (!box) {
+      box = el("div", "reactions");
+      box.setAttribute("role", "group");
+      box.setAttribute("aria-label", "반응");
+      msg.item.append(box);
+    }
+    const chips = new Map([...box.children].map((chip) => [chip.dataset.emoji, chip]));
+    for (const [emoji, chip] of chips) {
+      if (!msg.reactions.has(emoji)) chip.remove();
+    }
+    for (const [emoji, { count, me }] of msg.reactions) {
+      let chip = chips.get(emoji);
+      if (!chip) {
+        chip = button("reaction", null, null, "toggle-reaction");
+        chip.dataset.emoji = emoji;
+        chip.append(el("span", "reaction__emoji", emoji), el("span", "reaction__count"));
+        chip.disabled = this.meId === null;
+        box.append(chip);
+      }
+      chip.querySelector(".reaction__count").textContent = String(count);
+      chip.setAttribute("aria-pressed", me ? "true" : "false");
+      chip.setAttribute("aria-label", `${emoji} 반응 ${count}개`);
+      chip.title = me ? "내 반응 취소" : "나도 반응하기";
+    }
+  }
+}
+
+const reactionMap = (list) => new Map(list.map((r) => [r.emoji, { count: r.count, me: r.me }]));
+
+function quoteLabel(quote) {
+  const who = quote.querySelector(".msg__quote-author").textContent;
+  const what = quote.querySelector(".msg__quote-text").textContent;
+  return `원래 메시지 보기: ${who}, ${what}`;
+}
+
+// What a reply quotes of its original: the start of its body now, as the server cuts it
+// (chat/events.py: the first 80 code points). Empty for a GIF alone: shown as "GIF".
+export function excerpt(body) {
+  return [...(body || "")].slice(0, EXCERPT_CHARS).join("");
+}
+
+export function editable(msg, windowSeconds) {
+  const age = (Date.now() - new Date(msg.sentAt).getTime()) / 1000;
+  return age < windowSeconds;
 }

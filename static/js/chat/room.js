@@ -1,11 +1,13 @@
-// The room page: wires the socket client (socket.js) to the drawing (render.js), the send box,
-// "load older" and the scroll position.
+// The room page: wires the socket client (socket.js) to the drawing (render.js) and to what a
+// member does to messages (actions.js), the send box (with its reply), "load older" and the
+// scroll position.
 import { el, show, showOnline } from "../dom.js";
 import { request } from "../http.js";
 import { enterSubmits } from "../keys.js";
 import { enhanceLikeForms } from "../like.js";
+import { MessageActions } from "./actions.js";
 import { ChatClient } from "./socket.js";
-import { MessageList } from "./render.js";
+import { DELETED_BY_AUTHOR, MessageList, excerpt } from "./render.js";
 
 const PAGE = 50;
 const NEAR_BOTTOM_PX = 80;
@@ -16,6 +18,9 @@ const SEND_ERRORS = {
   timeout: "서버가 응답하지 않아요. 다시 보내 주세요.",
   too_large: "메시지가 너무 길어요.",
   auth_required: "로그인이 필요해요. 새로고침 후 다시 로그인해 주세요.",
+  not_found: "답장할 메시지를 찾을 수 없어요. 답장을 취소하고 다시 보내 주세요.",
+  deleted: "삭제된 메시지에는 답장할 수 없어요. 답장을 취소하고 다시 보내 주세요.",
+  forbidden: "보낼 수 없는 메시지예요.",
 };
 const sendError = (code, detail) =>
   SEND_ERRORS[code] ||
@@ -29,16 +34,21 @@ const STATES = {
   closed: "이 방에 연결할 수 없어요. 새로고침해 주세요.",
 };
 
+const TOAST_MS = 6000;
+
 const root = document.getElementById("room");
 const log = root.querySelector("[data-log]");
+const meId = root.dataset.meId ? Number(root.dataset.meId) : null;
 const list = new MessageList(root.querySelector("[data-messages]"), {
-  meId: root.dataset.meId ? Number(root.dataset.meId) : null,
+  meId,
+  staff: root.dataset.meStaff === "1",
 });
 const status = root.querySelector("[data-conn-status]");
 const olderButton = root.querySelector("[data-load-older]");
 const jump = root.querySelector("[data-jump]");
 const empty = root.querySelector("[data-empty]");
 const composer = root.querySelector("[data-composer]");
+const toastLine = root.querySelector("[data-toast]");
 
 // --- scrolling: stay at the bottom while the reader is there --------------------------------
 
@@ -60,6 +70,14 @@ new ResizeObserver(() => pinned && toBottom()).observe(log);
 
 // --- the socket client's view ------------------------------------------------------------------
 
+let toastTimer = null;
+function toast(text) {
+  toastLine.textContent = text;
+  show(toastLine, true);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => show(toastLine, false), TOAST_MS);
+}
+
 const client = new ChatClient({
   wsPath: root.dataset.wsPath,
   view: {
@@ -68,10 +86,20 @@ const client = new ChatClient({
       list.add(frame);
       show(empty, false);
       if (frame.seq < list.maxSeq) return; // an older page ("load older" keeps the place)
-      if (wasPinned || frame.sender?.id === Number(root.dataset.meId)) toBottom();
+      if (wasPinned || frame.sender?.id === meId) toBottom();
       else show(jump, true);
     },
-    removed: (seq) => list.remove(seq),
+    refresh: (frame) => list.refresh(frame),
+    change(frame) {
+      const wasPinned = pinned; // a new chip or a longer body may grow the log
+      list.apply(frame);
+      actions.changed(frame);
+      if (frame.type === "chat.deleted" && reply.target?.eventId === frame.event_id) {
+        reply.cancel();
+        composerStatus("답장하려던 메시지가 삭제됐어요.", false);
+      }
+      if (wasPinned) toBottom();
+    },
     presence(frame) {
       showOnline(root.querySelector(".room__meta"), frame.online);
       const who = frame.joined || frame.left;
@@ -80,19 +108,37 @@ const client = new ChatClient({
         if (pinned) toBottom();
       }
     },
-    gap: ({ after_seq: after, before_seq: before }) => offerMissed(after, before),
+    gap: ({ after_seq: after, before_seq: before }) => {
+      offerMissed(after, before);
+      refreshShown(after);
+    },
     state(name) {
       root.dataset.state = name;
       status.textContent = STATES[name] ?? "";
       show(status, name !== "open");
     },
     waiting: () => composerStatus("연결되면 바로 보낼게요…", false),
-    sent: () => composerDone(true),
+    sent(out) {
+      if (out.replyTo && reply.target?.eventId === out.replyTo) reply.cancel();
+      composerDone(true);
+    },
     failed(out, code, detail) {
       composerDone(false);
       composerStatus(sendError(code, detail), true);
     },
+    changeAcked: (frame) => actions.acked(frame),
+    changeFailed: (frame, code, detail) => actions.failed(frame, code, detail),
   },
+});
+
+const actions = new MessageActions({
+  list,
+  client,
+  dialog: root.querySelector("[data-confirm-delete]"),
+  windowSeconds: Number(root.dataset.editWindow) || 600,
+  toast,
+  reply: (msg) => reply.start(msg),
+  done: () => composer?.elements.body.focus(),
 });
 
 // --- history: what the page came with, then "load older" ----------------------------------------
@@ -111,7 +157,7 @@ olderButton.addEventListener("click", async () => {
     const { ok, data } = await request(url);
     if (!ok) throw new Error("history");
     const keep = log.scrollHeight - log.scrollTop; // hold the reader's place
-    client.add(data.results);
+    client.add(data.results, { pageSeq: data.last_seq });
     log.scrollTop = log.scrollHeight - keep;
     if (noOlder(data.results)) {
       show(olderButton, false);
@@ -125,15 +171,14 @@ olderButton.addEventListener("click", async () => {
 });
 
 // Too much was missed for the socket to replay (chat.gap): a button where the missing messages
-// belong loads them from the history API, newest first, one page per click.
+// belong loads them from the history API, newest first, one page per click. (Messages and
+// changes share the seq, so how many of the missing seqs are messages is not known.)
 function offerMissed(after, before) {
-  let upto = before; // the oldest message shown after the gap
+  let upto = before; // the oldest seq shown after the gap
   const marker = list.gap(after);
-  const button = el("button", "button button--quiet load-older");
+  const button = el("button", "button button--quiet load-older", "놓친 메시지 보기");
   button.type = "button";
   button.dataset.loadMissed = "";
-  const label = () => `놓친 메시지 ${upto - after - 1}개 보기`;
-  button.textContent = label();
   marker.append(button);
   button.addEventListener("click", async () => {
     button.disabled = true;
@@ -143,17 +188,34 @@ function offerMissed(after, before) {
       if (!ok) throw new Error("history");
       const missed = data.results.filter((frame) => frame.seq > after);
       const keep = log.scrollHeight - log.scrollTop; // hold the reader's place
-      client.add(missed);
+      client.add(missed, { pageSeq: data.last_seq });
       log.scrollTop = log.scrollHeight - keep;
-      upto = missed.length ? missed[0].seq : after + 1;
-      if (upto <= after + 1) marker.remove();
-      else button.textContent = label();
+      if (missed.length < data.results.length || data.results.length < PAGE) marker.remove();
+      else upto = missed[0].seq;
     } catch {
       button.textContent = "불러오지 못했어요. 다시 시도";
     } finally {
       button.disabled = false;
     }
   });
+}
+
+// The changes that a chat.gap skipped may be to messages already on the page (an edit, a
+// deletion, a reaction): read those messages again in their current state.
+async function refreshShown(after) {
+  let upto = after + 1;
+  for (let pages = 0; pages < 10 && list.oldestSeq !== null && upto > list.oldestSeq; pages++) {
+    try {
+      const url = `${root.dataset.messagesUrl}?before_seq=${upto}&limit=${PAGE}`;
+      const { ok, data } = await request(url);
+      if (!ok || !data.results.length) return;
+      const shown = data.results.filter((frame) => frame.seq >= list.oldestSeq);
+      client.add(shown, { pageSeq: data.last_seq }); // older ones stay for "load older"
+      upto = data.results[0].seq;
+    } catch {
+      return; // the page shows what it had; a reload shows the rest
+    }
+  }
 }
 
 // --- the send box ------------------------------------------------------------------------------------
@@ -181,9 +243,43 @@ function composerDone(sent) {
   body.focus();
 }
 
+// Replying: a bar above the box names whom, with a × to stop; the send carries reply_to.
+const reply = {
+  target: null,
+  bar: composer?.querySelector("[data-reply]"),
+  start(msg) {
+    if (!composer) return;
+    this.target = msg;
+    this.bar.querySelector("[data-reply-to]").textContent = `${msg.author}님에게 답장`;
+    this.bar.querySelector("[data-reply-excerpt]").textContent = msg.deleted
+      ? DELETED_BY_AUTHOR
+      : excerpt(msg.body) || "GIF";
+    show(this.bar, true);
+    composer.elements.body.focus();
+  },
+  cancel() {
+    if (!this.target) return;
+    this.target = null;
+    show(this.bar, false);
+  },
+};
+
 if (composer) {
   const { body, gif_url: gif } = composer.elements;
   enterSubmits(body);
+  body.addEventListener("keydown", (event) => {
+    if (event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "Escape" && reply.target) {
+      event.preventDefault();
+      reply.cancel();
+    } else if (event.key === "ArrowUp" && !event.shiftKey && body.value === "" && !client.busy) {
+      if (actions.editLast()) event.preventDefault();
+    }
+  });
+  composer.querySelector("[data-reply-cancel]").addEventListener("click", () => {
+    reply.cancel();
+    body.focus();
+  });
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     if (client.busy) return;
@@ -199,7 +295,7 @@ if (composer) {
     gif.readOnly = true;
     composer.querySelector("[data-send]").disabled = true;
     composerStatus("", false);
-    client.send({ body: text, gifUrl: url });
+    client.send({ body: text, gifUrl: url, replyTo: reply.target?.eventId ?? null });
   });
 }
 

@@ -1,16 +1,23 @@
 // The chat room's socket client (docs/protocol.md, "Chat room socket").
 //
-// - Reconnects by itself (LiveSocket) with ?after_seq=<the highest seq it has shown>, so the
-//   server first replays exactly what was missed (at most CHAT_CATCH_UP_LIMIT messages: beyond
+// - Reconnects by itself (LiveSocket) with ?after_seq=<the highest seq it has seen>, so the
+//   server first replays exactly what was missed (at most CHAT_CATCH_UP_LIMIT frames: beyond
 //   that a `chat.gap` frame comes first, and the page offers the rest from the history API).
-// - Every message goes through one gate that drops a seq it already has: a replay, a history
-//   page and the live stream may overlap without anything being shown twice.
+// - Messages and changes to them (edited, deleted, reaction) share one seq per room. Every
+//   numbered frame goes through one gate that drops a seq it already has and advances lastSeq:
+//   a replay, a history page and the live stream may overlap without anything applied twice,
+//   and a reconnect asks for exactly what comes after the last frame of either kind.
 // - One send at a time. Its client_msg_id is kept until the server acknowledges it: a send cut
 //   off by a drop is sent again on reconnect (the server stores a repeated id once), and a
 //   retry after an error reuses the id when the text is unchanged.
+// - Changes (edit, delete, react, unreact) do not wait for the send or for each other: each is
+//   kept by its client_msg_id until acknowledged, and re-sent with the same id on reconnect.
 import { LiveSocket } from "../live.js";
 
 const ACK_TIMEOUT_MS = 10000;
+// Recent change frames, kept so a history page read while they arrived can be brought up to
+// date (every change carries absolute state, so applying one again is harmless).
+const CHANGE_LOG_SIZE = 1000;
 
 function newClientMsgId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -18,14 +25,17 @@ function newClientMsgId() {
 }
 
 export class ChatClient {
-  // view: {message(frame), removed(seq), presence(frame), gap(frame), state(name),
-  //        waiting(send), sent(send), failed(send|null, code, detail)}
+  // view: {message(frame), refresh(frame), change(frame), presence(frame), gap(frame),
+  //        state(name), waiting(send), sent(send), failed(send|null, code, detail),
+  //        changeAcked(change), changeFailed(change, code, detail)}
   constructor({ wsPath, view }) {
     this.view = view;
     this.lastSeq = 0;
     this.seen = new Set();
-    this.outgoing = null; // {clientMsgId, body, gifUrl, timer}
+    this.outgoing = null; // {clientMsgId, body, gifUrl, replyTo, timer}
     this.lastFailed = null;
+    this.changes = new Map(); // client_msg_id -> {frame, timer}
+    this.changeLog = []; // change frames, in seq order
     this.socket = new LiveSocket(wsPath, {
       query: () => `?after_seq=${this.lastSeq}`,
       onFrame: (frame) => this.#receive(frame),
@@ -39,42 +49,84 @@ export class ChatClient {
     this.socket.start();
   }
 
-  // Stored messages from any source (history pages, the socket), oldest first.
-  add(frames) {
-    for (const frame of frames) this.#message(frame);
+  // Stored messages in their current state from any source (the page's own history, history
+  // pages), oldest first. A message already shown is brought to the page's state; changes that
+  // arrived after the page was read (seq > pageSeq, the room's last seq when it was read) are
+  // applied again on top.
+  add(frames, { pageSeq = null } = {}) {
+    const ids = new Set();
+    for (const frame of frames) {
+      if (typeof frame.seq !== "number") continue;
+      ids.add(frame.event_id);
+      if (this.#fresh(frame)) this.view.message(frame);
+      else this.view.refresh(frame);
+    }
+    if (pageSeq === null) return;
+    for (const change of this.changeLog) {
+      if (change.seq > pageSeq && ids.has(change.event_id)) this.view.change(change);
+    }
   }
 
   get busy() {
     return this.outgoing !== null;
   }
 
-  send({ body, gifUrl }) {
+  send({ body, gifUrl, replyTo = null }) {
     if (this.outgoing) return false;
     const retry = this.lastFailed;
-    const same = retry && retry.body === body && retry.gifUrl === gifUrl;
-    this.outgoing = { clientMsgId: same ? retry.clientMsgId : newClientMsgId(), body, gifUrl };
+    const same =
+      retry && retry.body === body && retry.gifUrl === gifUrl && retry.replyTo === replyTo;
+    this.outgoing = {
+      clientMsgId: same ? retry.clientMsgId : newClientMsgId(),
+      body,
+      gifUrl,
+      replyTo,
+    };
     this.lastFailed = null;
     this.#flush();
     return true;
   }
 
+  // A change to a stored message: {type: "chat.edit"|"chat.delete"|"chat.react"|"chat.unreact",
+  // event_id, body?, emoji?}. Returns the frame as sent (with its client_msg_id).
+  change(fields) {
+    const frame = { ...fields, client_msg_id: newClientMsgId() };
+    const change = { frame, timer: null };
+    this.changes.set(frame.client_msg_id, change);
+    this.#sendChange(change);
+    return frame;
+  }
+
   #flush() {
     const out = this.outgoing;
-    if (!out) return;
-    const frame = { type: "chat.send", client_msg_id: out.clientMsgId, body: out.body };
-    if (out.gifUrl) frame.gif_url = out.gifUrl;
-    clearTimeout(out.timer);
-    if (!this.socket.send(frame)) {
-      this.view.waiting(out); // goes out when the socket reopens
-      return;
+    if (out) {
+      const frame = { type: "chat.send", client_msg_id: out.clientMsgId, body: out.body };
+      if (out.gifUrl) frame.gif_url = out.gifUrl;
+      if (out.replyTo) frame.reply_to = out.replyTo;
+      clearTimeout(out.timer);
+      if (this.socket.send(frame)) {
+        out.timer = setTimeout(() => this.#fail(out.clientMsgId, "timeout", ""), ACK_TIMEOUT_MS);
+      } else {
+        this.view.waiting(out); // goes out when the socket reopens
+      }
     }
-    out.timer = setTimeout(() => this.#fail(out.clientMsgId, "timeout", ""), ACK_TIMEOUT_MS);
+    for (const change of this.changes.values()) this.#sendChange(change);
+  }
+
+  #sendChange(change) {
+    clearTimeout(change.timer);
+    if (!this.socket.send(change.frame)) return; // goes out, same id, when the socket reopens
+    const id = change.frame.client_msg_id;
+    change.timer = setTimeout(() => this.#fail(id, "timeout", ""), ACK_TIMEOUT_MS);
   }
 
   #state(state) {
-    if (state !== "open" && this.outgoing) {
-      clearTimeout(this.outgoing.timer);
-      this.view.waiting(this.outgoing);
+    if (state !== "open") {
+      if (this.outgoing) {
+        clearTimeout(this.outgoing.timer);
+        this.view.waiting(this.outgoing);
+      }
+      for (const change of this.changes.values()) clearTimeout(change.timer);
     }
     this.view.state(state);
   }
@@ -82,13 +134,19 @@ export class ChatClient {
   #receive(frame) {
     switch (frame.type) {
       case "chat.message":
-        this.#message(frame);
+        if (this.#fresh(frame)) this.view.message(frame);
+        break;
+      case "chat.edited":
+      case "chat.deleted":
+      case "chat.reaction":
+        if (this.#fresh(frame)) {
+          this.changeLog.push(frame);
+          if (this.changeLog.length > CHANGE_LOG_SIZE) this.changeLog.shift();
+          this.view.change(frame);
+        }
         break;
       case "chat.ack":
         this.#acked(frame.client_msg_id);
-        break;
-      case "chat.removed":
-        this.view.removed(frame.seq);
         break;
       case "room.presence":
         this.view.presence(frame);
@@ -104,24 +162,38 @@ export class ChatClient {
     }
   }
 
-  #message(frame) {
-    if (typeof frame.seq !== "number" || this.seen.has(frame.seq)) return;
+  // The seen-gate: true the first time a seq comes by, from whatever source.
+  #fresh(frame) {
+    if (typeof frame.seq !== "number" || this.seen.has(frame.seq)) return false;
     this.seen.add(frame.seq);
     this.lastSeq = Math.max(this.lastSeq, frame.seq);
-    this.view.message(frame);
+    return true;
   }
 
   #acked(clientMsgId) {
     const out = this.outgoing;
-    if (!out || out.clientMsgId !== clientMsgId) return;
-    clearTimeout(out.timer);
-    this.outgoing = null;
-    this.view.sent(out);
+    if (out && out.clientMsgId === clientMsgId) {
+      clearTimeout(out.timer);
+      this.outgoing = null;
+      this.view.sent(out);
+      return;
+    }
+    const change = this.changes.get(clientMsgId);
+    if (change) {
+      clearTimeout(change.timer);
+      this.changes.delete(clientMsgId);
+      this.view.changeAcked(change.frame);
+    }
   }
 
   #fail(clientMsgId, code, detail) {
     const out = this.outgoing;
-    if (out && (clientMsgId == null || clientMsgId === out.clientMsgId)) {
+    const change = clientMsgId == null ? null : this.changes.get(clientMsgId);
+    if (change) {
+      clearTimeout(change.timer);
+      this.changes.delete(clientMsgId);
+      this.view.changeFailed(change.frame, code, detail);
+    } else if (out && (clientMsgId == null || clientMsgId === out.clientMsgId)) {
       clearTimeout(out.timer);
       this.outgoing = null;
       this.lastFailed = out;
