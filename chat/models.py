@@ -46,6 +46,24 @@ class RoomLike(models.Model):
         return f"{self.user_id} likes {self.room_id}"
 
 
+class RoomMember(models.Model):
+    """A member who joined a room (opened it while logged in, sent in it or liked it), with
+    how far they have read: unread counts are the messages after ``last_read_seq``."""
+
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_memberships"
+    )
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="one_membership")]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.room_id} (read {self.last_read_seq})"
+
+
 class ChatMessage(models.Model):
     """A chat message as stored by the relay, numbered per room in Kafka order, in its current
     state (its changes are MessageChange rows, numbered in the same sequence)."""

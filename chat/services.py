@@ -34,7 +34,7 @@ from zzalu.text import (
 )
 
 from . import events
-from .models import ChatMessage, ChatRoom, RoomLike, Tag
+from .models import ChatMessage, ChatRoom, RoomLike, RoomMember, Tag
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def room_create(
 
 def room_like(*, room: ChatRoom, user) -> int:
     """Like a room once; returns the new like count. Conflict if already liked."""
+    room_join(room_id=room.pk, user=user)
     try:
         with transaction.atomic():
             RoomLike.objects.create(room=room, user=user)
@@ -103,6 +104,33 @@ def room_unlike(*, room: ChatRoom, user) -> int:
             raise NotFound("You do not like this room.", code="not_liked")
         ChatRoom.objects.filter(pk=room.pk).update(like_count=F("like_count") - 1)
     return ChatRoom.objects.values_list("like_count", flat=True).get(pk=room.pk)
+
+
+# --- membership and read markers ------------------------------------------------------------
+
+
+def room_join(*, room_id: int, user) -> None:
+    """The member joins the room (idempotent): opening it while logged in, or liking it. A new
+    member starts with everything so far read."""
+    if not (user and user.is_authenticated):
+        return
+    last_seq = ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
+    if last_seq is not None:
+        RoomMember.objects.bulk_create(
+            [RoomMember(room_id=room_id, user=user, last_read_seq=last_seq)],
+            ignore_conflicts=True,
+        )
+
+
+def read_marker_advance(*, room_id: int, user_id: int, seq: int) -> int | None:
+    """Move the member's marker to ``seq`` (never back, never past the room's newest seq); one
+    UPDATE. Returns the marker, or None when the member has not joined the room."""
+    last_seq = ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
+    if last_seq is None:
+        return None
+    marker = RoomMember.objects.filter(room_id=room_id, user_id=user_id)
+    marker.filter(last_read_seq__lt=min(seq, last_seq)).update(last_read_seq=min(seq, last_seq))
+    return marker.values_list("last_read_seq", flat=True).first()
 
 
 # --- sending (web process, async) -------------------------------------------------------------
