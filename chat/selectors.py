@@ -11,7 +11,7 @@ from redis import RedisError
 from zzalu.text import SEARCH, clean_input
 
 from . import events
-from .models import ChatMessage, ChatRoom, MessageChange, Reaction, RoomLike
+from .models import ChatMessage, ChatRoom, MessageChange, Reaction, RoomLike, RoomMember
 from .presence import online_counts
 
 logger = logging.getLogger(__name__)
@@ -22,10 +22,13 @@ ROOM_ORDERINGS = {
 }
 
 
-def room_list(*, search: str = "", ordering: str = "recent") -> QuerySet[ChatRoom]:
-    """Rooms by name or tag; InvalidInput for a search term that breaks the text rule (e.g.
-    over 100 characters: a long ``icontains`` is a cheap way to make the database work)."""
+def room_list(*, search: str = "", ordering: str = "recent", member=None) -> QuerySet[ChatRoom]:
+    """Rooms by name or tag (only the ones ``member`` joined, when given); InvalidInput for a
+    search term that breaks the text rule (e.g. over 100 characters: a long ``icontains`` is a
+    cheap way to make the database work)."""
     rooms = ChatRoom.objects.select_related("owner").prefetch_related("tags")
+    if member is not None:
+        rooms = rooms.filter(members__user=member)
     search = clean_input(search, SEARCH, field="search").lstrip("#")
     if search:
         rooms = rooms.filter(Q(name__icontains=search) | Q(tags__name__iexact=search)).distinct()
@@ -61,6 +64,42 @@ def room_liked_ids(*, user, room_ids: list[int]) -> set[int]:
         return set()
     return set(
         RoomLike.objects.filter(user=user, room_id__in=room_ids).values_list("room_id", flat=True)
+    )
+
+
+def room_unread_counts(*, user, room_ids: list[int]) -> dict[int, int]:
+    """Unread messages per room the member joined (others' messages after their marker, not
+    deleted); rooms they did not join are left out. One query for the markers, one to count."""
+    if not (user and user.is_authenticated) or not room_ids:
+        return {}
+    markers = dict(
+        RoomMember.objects.filter(user=user, room_id__in=room_ids).values_list(
+            "room_id", "last_read_seq"
+        )
+    )
+    if not markers:
+        return {}
+    after_marker = Q()
+    for room_id, seq in markers.items():
+        after_marker |= Q(room_id=room_id, seq__gt=seq)
+    counts = dict(
+        ChatMessage.objects.filter(after_marker, is_deleted=False)
+        .exclude(sender=user)
+        .order_by()
+        .values("room_id")
+        .annotate(unread=Count("id"))
+        .values_list("room_id", "unread")
+    )
+    return {room_id: counts.get(room_id, 0) for room_id in markers}
+
+
+def member_last_read_seq(*, user, room_id: int) -> int | None:
+    if not (user and user.is_authenticated):
+        return None
+    return (
+        RoomMember.objects.filter(user=user, room_id=room_id)
+        .values_list("last_read_seq", flat=True)
+        .first()
     )
 
 

@@ -11,6 +11,9 @@ class RoomSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
     owner = serializers.SerializerMethodField()
     online = serializers.SerializerMethodField(help_text="Open sockets in the room right now.")
+    unread = serializers.SerializerMethodField(
+        help_text="Others' messages after your read marker; null unless you joined the room."
+    )
 
     class Meta:
         model = ChatRoom
@@ -23,6 +26,7 @@ class RoomSerializer(serializers.ModelSerializer):
             "owner",
             "like_count",
             "online",
+            "unread",
             "last_seq",
             "created_at",
             "last_activity_at",
@@ -37,6 +41,9 @@ class RoomSerializer(serializers.ModelSerializer):
 
     def get_online(self, room) -> int | None:
         return self.context.get("online", {}).get(room.pk)
+
+    def get_unread(self, room) -> int | None:
+        return self.context.get("unread", {}).get(room.pk)
 
 
 class RoomCreateSerializer(serializers.Serializer):
@@ -95,3 +102,23 @@ class MessageQuerySerializer(serializers.Serializer):
     before_seq = serializers.IntegerField(min_value=1, required=False)
     after_seq = serializers.IntegerField(min_value=0, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+
+
+class ReadMarkerSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=0, max_value=2**63 - 1)
+
+
+class ReadMarkerResultSerializer(serializers.Serializer):
+    room_id = serializers.IntegerField()
+    last_read_seq = serializers.IntegerField()
+
+
+class PresenceMemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    nickname = serializers.CharField()
+    profile_path = serializers.CharField()
+
+
+class PresenceSerializer(serializers.Serializer):
+    members = PresenceMemberSerializer(many=True, help_text="Members with a live socket.")
+    anonymous = serializers.IntegerField(help_text="Open sockets of readers not logged in.")

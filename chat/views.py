@@ -24,11 +24,14 @@ def room_list(request):
     sort = request.GET.get("sort", "recent")
     if sort not in selectors.ROOM_ORDERINGS:
         sort = "recent"
+    mine = request.GET.get("mine") == "1" and request.user.is_authenticated
     try:
-        matching = selectors.room_list(search=search, ordering=sort)
+        matching = selectors.room_list(
+            search=search, ordering=sort, member=request.user if mine else None
+        )
     except InvalidInput as exc:
         nothing = Paginator(ChatRoom.objects.none(), ROOMS_PER_PAGE).get_page(1)
-        context = {"rooms": [], "page": nothing, "search": "", "sort": sort}
+        context = {"rooms": [], "page": nothing, "search": "", "sort": sort, "mine": mine}
         return render(
             request, "chat/room_list.html", {**context, "search_error": exc.detail}, status=400
         )
@@ -37,12 +40,14 @@ def room_list(request):
     room_ids = [r.pk for r in rooms]
     online = selectors.room_online_counts(room_ids=room_ids)
     liked = selectors.room_liked_ids(user=request.user, room_ids=room_ids)
+    unread = selectors.room_unread_counts(user=request.user, room_ids=room_ids)
     for room in rooms:
         room.online, room.liked = online.get(room.pk), room.pk in liked
+        room.unread = unread.get(room.pk)
     return render(
         request,
         "chat/room_list.html",
-        {"rooms": rooms, "page": page, "search": search, "sort": sort},
+        {"rooms": rooms, "page": page, "search": search, "sort": sort, "mine": mine},
     )
 
 
@@ -50,12 +55,18 @@ def room_detail(request, room_id: int):
     room = selectors.room_get(room_id=room_id)
     if room is None:
         raise Http404("No such room.")
+    services.room_join(room_id=room.pk, user=request.user)
     room.online = selectors.room_online_counts(room_ids=[room.pk])[room.pk]
     room.liked = room.pk in selectors.room_liked_ids(user=request.user, room_ids=[room.pk])
     history = selectors.history_frames(
         messages=selectors.message_history(room_id=room.pk), user=request.user
     )
-    context = {"room": room, "history": history, "edit_window": settings.CHAT_EDIT_WINDOW_SECONDS}
+    context = {
+        "room": room,
+        "history": history,
+        "edit_window": settings.CHAT_EDIT_WINDOW_SECONDS,
+        "last_read_seq": selectors.member_last_read_seq(user=request.user, room_id=room.pk),
+    }
     return render(request, "chat/room_detail.html", context)
 
 

@@ -1,6 +1,6 @@
-// The room list: likes without a reload, and online/like counts refreshed while the page is
-// open, so the numbers a reader sees are current.
-import { agoLabel, showOnline } from "./dom.js";
+// The room list: likes without a reload, and online/like/unread counts refreshed while the page
+// is open, so the numbers a reader sees are current.
+import { agoLabel, el, showOnline } from "./dom.js";
 import { request } from "./http.js";
 import { enhanceLikeForms, setRoomLikes } from "./like.js";
 
@@ -18,11 +18,29 @@ async function refresh() {
       showOnline(card, room.online);
       card.querySelector("time[data-ago]").dateTime = room.last_activity_at;
       setRoomLikes(card, { count: room.like_count });
+      showUnread(card, room.unread);
     }
   } catch {
     // offline for a moment: the next round tries again
   }
   relabelTimes();
+}
+
+// The badge beside the room's name: the member's unread messages there (none: no badge).
+function showUnread(card, unread) {
+  const name = card.querySelector(".room-card__name");
+  let badge = name.querySelector(".unread-badge");
+  if (!unread) {
+    badge?.remove();
+    return;
+  }
+  if (!badge) {
+    badge = el("span", "unread-badge");
+    name.append(" ", badge);
+  }
+  badge.dataset.unread = String(unread);
+  badge.textContent = unread > 99 ? "99+" : String(unread);
+  badge.setAttribute("aria-label", `안 읽은 메시지 ${unread}개`);
 }
 
 // "3분 전" rather than the server's "3분": and it keeps counting while the page is open.
