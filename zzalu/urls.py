@@ -15,6 +15,7 @@ api = [
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     path("", include("comments.urls")),
+    path("", include("notifications.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view loads its script from a URL: no inline script, so it works under the CSP.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -31,5 +32,6 @@ urlpatterns = [
     path("api/", include(api)),
     path("", include("accounts.urls_pages")),
     path("", include("comments.urls_pages")),
+    path("", include("notifications.urls_pages")),
     path("", include("chat.urls_pages")),
 ]

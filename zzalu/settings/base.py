@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP, offline)
     "accounts",
+    "notifications",
     "outbox",
     "deadletters",
     "chat",
@@ -105,6 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -186,6 +188,10 @@ KAFKA_TOPICS = {
         "name": KAFKA_TOPIC_PREFIX + "hakwon.events",
         "partitions": env.int("KAFKA_HAKWON_PARTITIONS", default=3),
     },
+    "notifications": {
+        "name": KAFKA_TOPIC_PREFIX + "notifications.events",
+        "partitions": env.int("KAFKA_NOTIFICATIONS_PARTITIONS", default=3),
+    },
 }
 KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
 KAFKA_MIN_INSYNC_REPLICAS = env.int("KAFKA_MIN_INSYNC_REPLICAS", default=1)
@@ -229,7 +235,7 @@ SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS = env.int("SOCKET_LIMIT_ANONYMOUS_PER_ADDRESS
 # A socket replays at most this many missed messages; older ones are offered as a `chat.gap`.
 CHAT_CATCH_UP_LIMIT = env.int("CHAT_CATCH_UP_LIMIT", default=500)
 # Modules whose `websocket_urlpatterns` the ASGI app serves (the benchmark's settings add one).
-WEBSOCKET_ROUTES = ["chat.routing", "comments.routing"]
+WEBSOCKET_ROUTES = ["chat.routing", "comments.routing", "notifications.routing"]
 
 # --- Title-hakwon -----------------------------------------------------------------------
 HAKWON_TIME_ZONE = env("HAKWON_TIME_ZONE", default="Asia/Seoul")

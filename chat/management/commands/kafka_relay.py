@@ -3,13 +3,17 @@
 from chat import relay as chat_relay
 from comments import relay as hakwon_relay
 from deadletters.services import dead_letter_write
+from notifications import relay as notifications_relay
 from zzalu.kafka import make_relay_consumer, topic_name
 from zzalu.relay import Announcer, Relay
 from zzalu.worker import WorkerCommand
 
 
 class Command(WorkerCommand):
-    help = "Store chat events, then announce chat and hakwon events to the sockets watching."
+    help = (
+        "Store chat events and notifications, then announce them and hakwon events to the"
+        " sockets watching."
+    )
     metrics_port_setting = "RELAY_METRICS_PORT"
 
     def add_arguments(self, parser):
@@ -23,6 +27,7 @@ class Command(WorkerCommand):
         handlers = {
             topic_name("chat"): chat_relay.handle_batch,
             topic_name("hakwon"): hakwon_relay.handle_batch,
+            topic_name("notifications"): notifications_relay.handle_batch,
         }
         return Relay(
             consumer=make_relay_consumer(list(handlers)),
