@@ -199,3 +199,73 @@ def has_forbidden(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(has_forbidden(v) for v in value)
     return False
+
+
+# Reactions (issue 13): one emoji as the emoji package knows them, and what only looks like one.
+REAL_EMOJI = [
+    "👍",
+    "❤️",  # with VS16
+    "❤",  # without
+    "😂",
+    "🔥",
+    "🙏",
+    "🫠",
+    "🪿",
+    "©️",
+    "™",
+    "👍🏻",  # skin tones
+    "👍🏿",
+    "👋🏽",
+    "🏽",  # a skin tone alone
+    "🧑‍💻",  # ZWJ sequences
+    "👨‍👩‍👧‍👦",
+    "👩🏻‍❤️‍💋‍👨🏼",
+    "🫱🏼‍🫲🏿",
+    "🧑🏾‍🦯‍➡️",
+    "🏳️‍🌈",
+    "🏳️‍⚧️",
+    "👁️‍🗨️",
+    "🇰🇷",  # flags
+    "🇯🇵",
+    "🇺🇳",
+    "🏴󠁧󠁢󠁳󠁣󠁴󠁿",  # a tag sequence (Scotland)
+    "1️⃣",  # keycaps
+    "#️⃣",
+    "*️⃣",
+    "1⃣",  # unqualified
+    "🔟",
+    " 👍 ",  # trimmed like any single-line text
+]
+NOT_EMOJI = [
+    "",
+    " ",
+    "a",
+    "1",
+    "#",
+    "<b>",
+    ":+1:",
+    "👍👍",
+    "👍 x",
+    "👍️",  # a variation selector where none belongs
+    "❤🏻",  # a skin tone on what takes none
+    "🇦",  # half a flag
+    "🇦🇧",  # no such country
+    "\u200d",
+    "👍\u200d",
+    "\u200d👍",
+    "👍\x00",
+    "\x00",
+    "👍\ud83d",
+    "\ud83d\udc4d",  # escaped as a pair, which JSON reads back as 👍
+    "\x1b[31m👍",
+    "👍\u202e",
+    "👍" * 17,
+    "👨‍👩‍👧‍👦" * 5,  # 35 characters: over the column
+]
+emojis = st.one_of(
+    st.sampled_from(REAL_EMOJI),
+    st.sampled_from(REAL_EMOJI),
+    st.sampled_from(NOT_EMOJI),
+    st.builds(lambda e, t: e + t, st.sampled_from(REAL_EMOJI), st.sampled_from(NASTY_CHARS)),
+    st.text(max_size=4),
+)

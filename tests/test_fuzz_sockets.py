@@ -11,6 +11,13 @@ its examples. After every frame:
 - ``/healthz`` answers 200;
 - an acknowledged chat message is stored exactly once (by ``event_id``) and reaches another
   socket in the room, once; an acknowledged comment or like reaches a watcher;
+- a change to a message (issue 13: edit, delete, react, unreact, and ``reply_to`` on a send)
+  aimed at a message the test knows — the member's own, someone else's, a deleted one, one
+  past the edit window, one in another room, none — gets the answer its target's state calls
+  for; an acknowledged change is in the database and reaches the watcher with its own ``seq``
+  (a reaction that changes nothing is acknowledged and numbered for no one);
+- the watcher ends with the room's whole log, each ``seq`` once and in order, each one
+  accounted for by an acknowledged message or change;
 - nothing stored holds a character the text rule refuses.
 
 After every run a fresh message in a fresh room arrives within 5 s. Each test prints one
@@ -23,24 +30,31 @@ from __future__ import annotations
 
 import time
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 import orjson
 import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chat.models import ChatMessage
+from chat.changes import change_id_for
+from chat.models import ChatMessage, MessageChange, Reaction
 from comments.models import Comment, CommentLike
+from zzalu import text as text_rule
 
 from .conftest import make_comment, make_hakwon, make_room, make_user
 from .fuzz import (
     HUGE_INTS,
     Obj,
     any_text,
+    emojis,
     encode,
     has_forbidden,
     json_values,
@@ -52,13 +66,14 @@ from .ws import Socket
 
 pytestmark = pytest.mark.postgres
 
-EXAMPLES = {"member": 1000, "anonymous": 250, "paths": 100}
+# The chat member draws changes as well as sends (issue 13): twice the examples.
+EXAMPLES = {"member": 1000, "anonymous": 250, "chat member": 2000, "paths": 100}
 REPLY_TIMEOUT = 10
 DELIVERY_TIMEOUT = 5
 MAX_FRAME = 16 * 1024
 
-# docs/protocol.md: the chat codes, then the hakwon socket's own.
-CHAT_CODES = {
+# docs/protocol.md: the codes of every socket, then the chat socket's and the hakwon socket's own.
+SOCKET_CODES = {
     "invalid_json",
     "unknown_type",
     "invalid_payload",
@@ -68,14 +83,19 @@ CHAT_CODES = {
     "unavailable",
     "invalid_token",  # auth.refresh, which both sockets take
 }
-HAKWON_CODES = CHAT_CODES | {"hakwon_closed", "already_liked", "not_liked", "not_found"}
+CHAT_CODES = SOCKET_CODES | {"not_found", "forbidden", "edit_window_closed", "deleted"}
+HAKWON_CODES = SOCKET_CODES | {"hakwon_closed", "already_liked", "not_liked", "not_found"}
 HAKWON_CODES |= {"nested_reply"}
-CHAT_TYPES = ["chat.send"]
+CHANGE_TYPES = ["chat.edit", "chat.delete", "chat.react", "chat.unreact"]
+CHAT_TYPES = ["chat.send", *CHANGE_TYPES]
 HAKWON_TYPES = ["comment.create", "comment.like", "comment.unlike"]
 OTHER_TYPES = [
     "auth.refresh",
     "chat.ack",
     "chat.message",
+    "chat.edited",
+    "chat.deleted",
+    "chat.reaction",
     "error",
     "comment.ack",
     "comment.created",
@@ -196,10 +216,13 @@ def envelopes(draw, types: list[str], fields: dict[str, st.SearchStrategy]) -> O
     return Obj(tuple(draw(st.permutations(pairs))))
 
 
-def frames(real: st.SearchStrategy, types: list[str], fields: dict) -> st.SearchStrategy:
-    """Everything a client could send on a socket; ``real`` are well-formed frames."""
+def frames(
+    real: st.SearchStrategy, types: list[str], fields: dict, real_weight: int = 6
+) -> st.SearchStrategy:
+    """Everything a client could send on a socket; ``real`` are well-formed frames, drawn with
+    ``real_weight`` against 10 for all the rest."""
     return weighted(
-        (6, real),
+        (real_weight, real),
         (5, envelopes(types, fields)),
         (2, json_values),
         (1, st.builds(Text, st.one_of(sendable_text, st.sampled_from(JUNK_TEXT)))),
@@ -215,18 +238,95 @@ def frames(real: st.SearchStrategy, types: list[str], fields: dict) -> st.Search
     )
 
 
-CHAT_FIELDS = {"client_msg_id": client_msg_ids, "body": bodies, "gif_url": gif_urls}
+class Target(NamedTuple):
+    """A message's ``event_id``, chosen when the frame goes out (the room changes as the fuzz
+    goes): ``kind`` says whose and in what state (see ChatRoomState.event_id), ``pick`` which
+    of them, ``form`` how the UUID is written."""
+
+    kind: str
+    pick: int
+    form: str
+
+
+UUID_FORMS = {
+    "canonical": str,
+    "upper": lambda u: str(u).upper(),
+    "hex": lambda u: u.hex,
+    "braces": lambda u: "{" + str(u) + "}",
+    "urn": lambda u: u.urn,
+}
+targets = st.builds(
+    Target,
+    st.sampled_from(["own", "own", "own", "old", "theirs", "theirs", "deleted", "elsewhere"]),
+    st.integers(0, 2) | st.integers(0, 999),  # the first few often: changes meet
+    st.sampled_from(["canonical", "canonical", "canonical", *UUID_FORMS]),
+)
+NOT_EVENT_IDS = [
+    "",
+    "not-a-uuid",
+    "00000000-0000-0000-0000-000000000000",
+    "0" * 31,
+    "0" * 33,
+    "\uff10" * 32,  # fullwidth digits: Python's int() reads them, so this is the nil UUID
+    " " + "1" * 32,
+    "1" * 32 + "\x00",
+]
+event_ids = weighted(
+    (8, targets),
+    (1, st.uuids().map(str)),
+    (1, st.sampled_from(NOT_EVENT_IDS)),
+    (1, any_text),
+)
+# A send is mostly not a reply.
+reply_tos = weighted((6, st.none()), (3, targets), (1, event_ids))
+CHAT_FIELDS = {
+    "client_msg_id": client_msg_ids,
+    "body": bodies,
+    "gif_url": gif_urls,
+    "reply_to": event_ids,
+    "event_id": event_ids,
+    "emoji": emojis,
+}
+fresh_ids = st.uuids().map(lambda u: u.hex)
 real_chat_sends = st.builds(
-    lambda cid, body, gif: {
+    lambda cid, body, gif, reply_to: {
         "type": "chat.send",
         "client_msg_id": cid,
         "body": body,
         **({"gif_url": gif} if gif is not None else {}),
+        **({"reply_to": reply_to} if reply_to is not None else {}),
     },
-    st.uuids().map(lambda u: u.hex),
+    fresh_ids,
     real_bodies,
     st.none() | gif_urls,
+    reply_tos,
 )
+real_chat_changes = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("chat.edit"), "client_msg_id": fresh_ids, "event_id": event_ids},
+        optional={"body": real_bodies | st.none()},
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("chat.delete"), "client_msg_id": fresh_ids, "event_id": event_ids}
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["chat.react", "chat.unreact"]),
+            "client_msg_id": fresh_ids,
+            "event_id": event_ids,
+            "emoji": emojis,
+        }
+    ),
+    st.fixed_dictionaries(  # reactions again, as members send them most: a few favourites
+        {
+            "type": st.sampled_from(["chat.react", "chat.react", "chat.unreact"]),
+            "client_msg_id": fresh_ids,
+            "event_id": targets,
+            "emoji": st.sampled_from(["👍", "❤️", "🇰🇷", "👨‍👩‍👧‍👦", "1️⃣", " 👍 "]),
+        }
+    ),
+)
+real_chat_frames = weighted((2, real_chat_sends), (3, real_chat_changes))
 
 
 def hakwon_frames(comment_ids: list[int]) -> st.SearchStrategy:
@@ -319,16 +419,22 @@ class Peer:
 
 
 class Watcher:
-    """A socket that only reads: counts each event it receives by ``event_id``."""
+    """A socket that only reads. It counts each numbered frame (a room's messages and changes)
+    by ``seq`` — several changes name one message's ``event_id`` — and anything else by type
+    and ``event_id``. A check ``claim``s the numbered frame it accounts for."""
 
     def __init__(self, sock: Socket):
         self.sock = sock
         self.seen: Counter = Counter()
         self.frames: list[dict] = []
+        self.claimed: set[int] = set()
 
     def _read(self, timeout: float) -> dict:
         frame = self.sock._read(timeout)
-        if "event_id" in frame:
+        if "seq" in frame:
+            self.seen[("seq", frame["seq"])] += 1
+            self.frames.append(frame)
+        elif "event_id" in frame:
             self.seen[(frame["type"], frame["event_id"])] += 1
             self.frames.append(frame)
         return frame
@@ -346,6 +452,21 @@ class Watcher:
             if match(frame):
                 return frame
 
+    def read_numbered(self, count: int) -> None:
+        """Read until ``count`` numbered frames have arrived."""
+        while sum(1 for f in self.frames if "seq" in f) < count:
+            self._read(DELIVERY_TIMEOUT)
+
+    def claim(self, match: Callable[[dict], bool], what: str) -> dict:
+        """The first numbered frame that matches and that no check claimed before."""
+        frame = self.wait_for(
+            lambda f: "seq" in f and f["seq"] not in self.claimed and match(f),
+            what,
+            DELIVERY_TIMEOUT,
+        )
+        self.claimed.add(frame["seq"])
+        return frame
+
     def assert_each_once(self) -> None:
         try:
             while True:
@@ -354,6 +475,14 @@ class Watcher:
             pass
         twice = {k: n for k, n in self.seen.items() if n > 1}
         assert not twice, f"delivered more than once: {twice}"
+
+    def assert_whole_log(self, last_seq: int) -> None:
+        """The room's log from 1 to ``last_seq``, in order, each entry claimed by a check (a
+        numbered frame no acknowledged frame explains is a change nobody made)."""
+        seqs = [f["seq"] for f in self.frames if "seq" in f]
+        assert seqs == list(range(1, last_seq + 1)), f"seqs {seqs[:50]}... of {last_seq}"
+        unclaimed = [f for f in self.frames if "seq" in f and f["seq"] not in self.claimed]
+        assert not unclaimed, f"numbered, but for nothing acknowledged: {unclaimed[:5]}"
 
 
 def short(frame: Any, limit: int = 300) -> str:
@@ -369,10 +498,12 @@ def assert_up(live) -> None:
 def report(capsys, name: str, examples: int, stats: Counter, started: float) -> None:
     acks = sum(n for k, n in stats.items() if k.endswith("ack"))
     codes = ", ".join(f"{k[6:]}={n}" for k, n in sorted(stats.items()) if k.startswith("error:"))
+    kinds = ", ".join(f"{k[4:]}={n}" for k, n in sorted(stats.items()) if k.startswith("acc:"))
     with capsys.disabled():
         print(
             f"\nfuzz: {name}: {examples} examples/run, {stats['frames']} frames sent,"
-            f" {acks} acks, errors: {codes or 'none'} ({time.monotonic() - started:.1f}s)"
+            f" {acks} acks{f' ({kinds})' if kinds else ''}, errors: {codes or 'none'}"
+            f" ({time.monotonic() - started:.1f}s)"
         )
 
 
@@ -451,44 +582,346 @@ def check_hakwon_ack(reply: dict, watcher: Watcher, member) -> None:
     )
 
 
+def resolve(value: Any, event_id: Callable[[Target], str]) -> Any:
+    """``value`` with each Target written as an event_id."""
+    if isinstance(value, Target):
+        return event_id(value)
+    if isinstance(value, Obj):
+        return Obj(tuple((k, resolve(v, event_id)) for k, v in value.pairs))
+    if isinstance(value, dict):
+        return {k: resolve(v, event_id) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, event_id) for v in value]
+    return value
+
+
+def parsed(frame: Any) -> dict | None:
+    """The object the server reads from ``frame``, when it reads one with a string type."""
+    raw = wire(frame)
+    if isinstance(raw, bytes) or len(raw.encode()) > MAX_FRAME:
+        return None
+    try:
+        content = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(content, dict) and isinstance(content.get("type"), str):
+        return content
+    return None
+
+
+def uuid_of(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def text_ok(value: Any, kind) -> str | None:
+    """``value`` as the text rule keeps it, or None when the rule refuses it."""
+    try:
+        return text_rule.clean_text(value, kind)
+    except text_rule.TextError:
+        return None
+
+
+def until_acked(sock: Socket, type_: str, **fields: Any) -> dict:
+    """Send a frame (one client_msg_id) until acknowledged; the ack."""
+    client_msg_id = uuid.uuid4().hex
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sock.send(type=type_, client_msg_id=client_msg_id, **fields)
+        while (frame := sock._read(REPLY_TIMEOUT)).get("client_msg_id") != client_msg_id:
+            sock.pending.append(frame)
+        if frame["type"] == "chat.ack":
+            return frame
+        assert frame["code"] in ("rate_limited", "unavailable"), frame
+        time.sleep(0.5)
+    raise AssertionError(f"{type_} {fields} was never acknowledged")
+
+
+WINDOW_MARGIN = timedelta(seconds=5)  # a message this close to the edit window's end: either
+
+
+class ChatRoomState:
+    """The fuzzed room as the test knows it: the messages targets point at, and what a
+    member's frame should get and do (written from issue 13, not from the server's code).
+
+    Target kinds: ``own`` (the member's, editable), ``old`` (the member's, past the edit
+    window), ``theirs`` (another member's), ``deleted``, ``elsewhere`` (the member's, in
+    another room); when there is none of a kind, a random UUID (no such message)."""
+
+    def __init__(self, room, elsewhere, member, other):
+        self.room, self.elsewhere, self.member, self.other = room, elsewhere, member, other
+        self.window = timedelta(seconds=django_settings.CHAT_EDIT_WINDOW_SECONDS)
+        # The member's reactions as their acknowledged changes left them: (event_id, emoji).
+        self.reactions: dict[tuple[str, str], bool] = {}
+
+    def seed(self, live, watcher: Watcher) -> None:
+        """Messages of every kind, sent the way members send them; the watcher sees them."""
+        room, member, other = self.room, self.member, self.other
+        with (
+            live.room_socket(room, member) as mine,
+            live.room_socket(room, other) as theirs,
+            live.room_socket(self.elsewhere, member) as there,
+        ):
+            own = [until_acked(mine, "chat.send", body=f"내 글 {i}")["event_id"] for i in range(4)]
+            until_acked(mine, "chat.send", body="", gif_url="https://media.test/seed.gif")
+            for i in range(2):
+                until_acked(theirs, "chat.send", body=f"남의 글 {i}")
+            until_acked(there, "chat.send", body="다른 방")
+            watcher.read_numbered(7)  # stored: changes to them may follow
+            until_acked(mine, "chat.delete", event_id=own[0])
+            until_acked(theirs, "chat.react", event_id=own[1], emoji="👍")
+            watcher.read_numbered(9)
+        ChatMessage.objects.filter(event_id__in=own[2:]).update(
+            sent_at=timezone.now() - self.window - timedelta(minutes=1)
+        )
+        watcher.claimed.update(range(1, 10))
+
+    def event_id(self, target: Target) -> str:
+        now = timezone.now()
+        pools: dict[str | None, list[uuid.UUID]] = {}
+        rows = ChatMessage.objects.filter(room__in=[self.room, self.elsewhere]).order_by("pk")
+        for row in rows.values("event_id", "room_id", "sender_id", "is_deleted", "sent_at"):
+            kind = None
+            if row["room_id"] != self.room.pk:
+                kind = "elsewhere"
+            elif row["is_deleted"]:
+                kind = "deleted"
+            elif row["sender_id"] == self.other.pk:
+                kind = "theirs"
+            elif row["sender_id"] == self.member.pk:
+                age = now - row["sent_at"]
+                if age > self.window + WINDOW_MARGIN:
+                    kind = "old"
+                elif age < self.window - WINDOW_MARGIN:
+                    kind = "own"
+            pools.setdefault(kind, []).append(row["event_id"])
+        chosen = pools.get(target.kind, [])
+        if not chosen and target.kind == "old" and pools.get("own"):  # all deleted: age another
+            aged = pools["own"][target.pick % len(pools["own"])]
+            ChatMessage.objects.filter(event_id=aged).update(
+                sent_at=now - self.window - timedelta(minutes=1)
+            )
+            chosen = [aged]
+        event_id = chosen[target.pick % len(chosen)] if chosen else uuid.uuid4()
+        return UUID_FORMS[target.form](event_id)
+
+    def message(self, event_id: str) -> ChatMessage | None:
+        """The message an event_id names in this room, as stored now."""
+        return ChatMessage.objects.filter(room=self.room, event_id=event_id).first()
+
+    def answers(self, content: dict) -> set[str] | None:
+        """What a member's chat frame may get: "ack" or error codes (rate_limited and
+        unavailable aside); None when this oracle has no opinion (a send without reply_to)."""
+        type_ = content["type"]
+        if type_ == "chat.send":
+            if content.get("reply_to") is None:
+                return None
+            reply_to = uuid_of(content["reply_to"])
+            if reply_to is None:
+                return {"invalid_payload"}
+            original = self.message(reply_to)
+            # invalid_payload: the send's own fields (body, gif_url, client_msg_id) may be wrong.
+            if original is None:
+                return {"invalid_payload", "not_found"}
+            return {"invalid_payload", "deleted" if original.is_deleted else "ack"}
+        if type_ not in CHANGE_TYPES:
+            return None
+        client_msg_id, event_id = content.get("client_msg_id"), uuid_of(content.get("event_id"))
+        body = content.get("body")
+        body = "" if body is None else text_ok(body, text_rule.BODY)
+        emoji = text_ok(content.get("emoji"), text_rule.EMOJI)
+        if (
+            not isinstance(client_msg_id, str)
+            or not client_msg_id.strip()
+            or text_ok(client_msg_id, text_rule.CLIENT_MSG_ID) is None
+            or event_id is None
+            or (type_ == "chat.edit" and body is None)
+            or (type_ in ("chat.react", "chat.unreact") and not emoji)
+        ):
+            return {"invalid_payload"}
+        message = self.message(event_id)
+        if message is None:
+            return {"not_found"}
+        if type_ in ("chat.edit", "chat.delete") and message.sender_id != self.member.pk:
+            return {"forbidden"}  # the member is not staff
+        if message.is_deleted:
+            return {"deleted"}
+        if type_ != "chat.edit":
+            return {"ack"}
+        age = timezone.now() - message.sent_at
+        answers = set()
+        if age > self.window - WINDOW_MARGIN:
+            answers.add("edit_window_closed")
+        if age < self.window + WINDOW_MARGIN:
+            answers.add("ack" if body or message.gif_url else "invalid_payload")
+        return answers
+
+    def change_id(self, content: dict) -> str:
+        return change_id_for(
+            type_=content["type"],
+            actor_id=self.member.pk,
+            room_id=self.room.pk,
+            client_msg_id=content["client_msg_id"],
+        )
+
+    def stored_change(self, content: dict) -> MessageChange | None:
+        """The change a valid change frame's id names, when one was stored before."""
+        return (
+            MessageChange.objects.select_related("message")
+            .filter(change_id=self.change_id(content))
+            .first()
+        )
+
+    def check_change(
+        self, content: dict, ack: dict, watcher: Watcher, before: MessageChange | None
+    ) -> str:
+        """An acknowledged change is stored and announced; returns what it did."""
+        type_, event_id = content["type"], uuid_of(content["event_id"])
+        assert (ack["event_id"], ack["client_msg_id"]) == (event_id, content["client_msg_id"])
+        if before is not None and str(before.message.event_id) == event_id:
+            return "retry"  # stored and announced the first time
+        if before is not None:
+            # The client_msg_id of a change to another message: acknowledged for this one and
+            # never made (test_a_client_msg_id_reused_for_another_message_changes_it).
+            return "reused id"
+        if type_ == "chat.edit":
+            body = text_rule.clean_text(content.get("body") or "", text_rule.BODY)
+            frame = watcher.claim(
+                lambda f: f["type"] == "chat.edited" and f["event_id"] == event_id,
+                f"chat.edited for {event_id}",
+            )
+            assert frame["body"] == body and frame["edited_at"], (frame, body)
+            message = ChatMessage.objects.get(event_id=event_id)
+            assert message.body == body and message.edited_at is not None, message.body
+        elif type_ == "chat.delete":
+            frame = watcher.claim(
+                lambda f: f["type"] == "chat.deleted" and f["event_id"] == event_id,
+                f"chat.deleted for {event_id}",
+            )
+            assert frame["deleted_by"] == "author", frame
+            message = ChatMessage.objects.get(event_id=event_id)
+            assert message.is_deleted and message.deleted_by == "author"
+        else:
+            emoji = text_rule.clean_text(content["emoji"], text_rule.EMOJI)
+            added = type_ == "chat.react"
+            if self.reactions.get((event_id, emoji), False) == added:
+                return "no-op"  # acknowledged, numbered for no one: assert_whole_log sees
+            frame = watcher.claim(
+                lambda f: (
+                    f["type"] == "chat.reaction"
+                    and f["event_id"] == event_id
+                    and f["emoji"] == emoji
+                    and f["user"]["id"] == self.member.pk
+                ),
+                f"chat.reaction {emoji!r} for {event_id}",
+            )
+            self.reactions[(event_id, emoji)] = added
+            assert frame["added"] is added, frame
+            reactions = Reaction.objects.filter(message__event_id=event_id, emoji=emoji)
+            assert reactions.filter(user=self.member).exists() is added
+            assert frame["count"] == reactions.count(), frame
+        change = MessageChange.objects.get(change_id=self.change_id(content))
+        assert change.seq == frame["seq"], (change.seq, frame)
+        return "applied"
+
+    def assert_stored_text_keeps_the_rule(self) -> None:
+        changes = MessageChange.objects.filter(room=self.room)
+        for fields in changes.values_list("body", "emoji", "client_msg_id", "actor_nickname"):
+            assert not has_forbidden(list(fields)), fields
+        emoji = Reaction.objects.filter(message__room=self.room).values_list("emoji", flat=True)
+        assert not has_forbidden(list(emoji)), list(emoji)
+
+    def assert_reactions_as_acknowledged(self) -> None:
+        stored = {
+            (str(event_id), emoji)
+            for event_id, emoji in Reaction.objects.filter(
+                message__room=self.room, user=self.member
+            ).values_list("message__event_id", "emoji")
+        }
+        assert stored == {key for key, on in self.reactions.items() if on}
+
+
 @pytest.mark.parametrize("who", ["member", "anonymous"])
 def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
-    room = make_room()
-    member = make_user()
+    room, elsewhere = make_room(), make_room()
+    member, other = make_user(), make_user()
     user = member if who == "member" else None
+    state = ChatRoomState(room, elsewhere, member, other)
     peer = Peer(who, lambda: live.room_socket(room, user))
     stats: Counter = Counter()
     started = time.monotonic()
-    examples = EXAMPLES[who]
+    examples = EXAMPLES["chat member" if who == "member" else who]
     acked: dict[str, Any] = {}
     with live.room_socket(room) as reading:
         watcher = Watcher(reading)
+        state.seed(live, watcher)
 
         @fuzz_settings(examples)
-        @given(frame=frames(real_chat_sends, CHAT_TYPES, CHAT_FIELDS))
+        @given(frame=frames(real_chat_frames, CHAT_TYPES, CHAT_FIELDS, real_weight=12))
         @example(frame={"type": "chat.send", "client_msg_id": "x", "body": "a\x00b"})  # issue 10
         @example(frame={"type": "chat.send", "client_msg_id": "s", "body": "a\ud800b"})
+        @example(
+            frame={"type": "chat.edit", "client_msg_id": "e", "body": "a\x00b",
+                   "event_id": Target("own", 0, "canonical")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.react", "client_msg_id": "r", "emoji": "👍\x00",
+                   "event_id": Target("theirs", 0, "upper")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.react", "client_msg_id": "k", "emoji": "👩🏻‍❤️‍💋‍👨🏼",
+                   "event_id": Target("theirs", 0, "urn")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.edit", "client_msg_id": "o", "body": "늦음",
+                   "event_id": Target("old", 0, "braces")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.send", "client_msg_id": "p", "body": "답장",
+                   "reply_to": Target("deleted", 0, "hex")}
+        )  # fmt: skip
         def exchange(frame):
-            reply = peer.exchange(frame, {"error", "chat.ack"}, CHAT_CODES, stats)
+            frame = resolve(frame, state.event_id)
+            content = parsed(frame)
+            expected = None
+            if content is not None and content["type"] in CHAT_TYPES:
+                expected = {"auth_required"} if who != "member" else state.answers(content)
+            before = None
+            if (
+                who == "member"
+                and content is not None
+                and content["type"] in CHANGE_TYPES
+                and expected != {"invalid_payload"}
+            ):
+                before = state.stored_change(content)
+                if before is not None and str(before.message.event_id) == uuid_of(
+                    content["event_id"]
+                ):
+                    # A retry is acknowledged again (test_a_retried_delete_is_acknowledged
+                    # shows the server refuses it instead once the message changed).
+                    expected = expected | {"ack"}
+            for _ in range(5):  # a member sending faster than the rate waits, like a client
+                reply = peer.exchange(frame, {"error", "chat.ack"}, CHAT_CODES, stats)
+                if reply.get("code") != "rate_limited":
+                    break
+                time.sleep(0.3)
+            answer = "ack" if reply["type"] == "chat.ack" else reply["code"]
+            if expected is not None:
+                assert answer in expected | {"rate_limited", "unavailable"}, (
+                    f"{short(frame)} got {reply}; expected one of {sorted(expected)}"
+                )
             if reply["type"] == "chat.ack":
                 assert who == "member", f"an anonymous socket was acknowledged: {reply}"
-                event_id = reply["event_id"]
-                acked[event_id] = frame
-                sent = orjson.loads(wire(frame))  # the server parsed it, so can we
-                fields = [sent.get(k) for k in ("client_msg_id", "body", "gif_url")]
-                try:
-                    watcher.wait_for(
-                        lambda f: f["type"] == "chat.message" and f["event_id"] == event_id,
-                        f"chat.message {event_id}",
-                        DELIVERY_TIMEOUT,
-                    )
-                except AssertionError as exc:
-                    refused = " (it holds text the rule refuses)" if has_forbidden(fields) else ""
-                    raise AssertionError(f"acknowledged {short(frame)}{refused}: {exc}") from None
-                rows = list(ChatMessage.objects.filter(event_id=event_id))
-                assert len(rows) == 1, f"{len(rows)} rows for acknowledged {event_id}"
-                row = rows[0]
-                assert not has_forbidden([row.body, row.client_msg_id, row.gif_url or ""]), row
+                assert content is not None, reply
+                if content["type"] == "chat.send":
+                    check_send(frame, content, reply, watcher)
+                    acked[reply["event_id"]] = frame
+                    stats["acc:chat.send"] += 1
+                else:
+                    done = state.check_change(content, reply, watcher, before)
+                    stats[f"acc:{content['type']} {done}"] += 1
             assert_up(live)
 
         try:
@@ -497,12 +930,58 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
             peer.drop()
             report(capsys, f"chat socket, {who}", examples, stats, started)
         watcher.assert_each_once()
+        room.refresh_from_db()
+        watcher.assert_whole_log(room.last_seq)
+        assert_catch_up_replays(live, room, watcher.frames)
     stored = Counter(
         str(e) for e in ChatMessage.objects.filter(room=room).values_list("event_id", flat=True)
     )
     assert set(acked) <= set(stored), "acknowledged but not stored"
     assert all(n == 1 for n in stored.values())
+    state.assert_reactions_as_acknowledged()
+    state.assert_stored_text_keeps_the_rule()
     assert_fresh_room_delivers(live)
+
+
+def check_send(frame: Any, content: dict, ack: dict, watcher: Watcher) -> None:
+    """An acknowledged message is stored once and reaches the watcher, naming its original."""
+    event_id = ack["event_id"]
+    fields = [content.get(k) for k in ("client_msg_id", "body", "gif_url")]
+    try:
+        message = watcher.wait_for(
+            lambda f: f["type"] == "chat.message" and f["event_id"] == event_id,
+            f"chat.message {event_id}",
+            DELIVERY_TIMEOUT,
+        )
+    except AssertionError as exc:
+        refused = " (it holds text the rule refuses)" if has_forbidden(fields) else ""
+        raise AssertionError(f"acknowledged {short(frame)}{refused}: {exc}") from None
+    first = message["seq"] not in watcher.claimed  # not a retry of a stored message
+    watcher.claimed.add(message["seq"])
+    rows = list(ChatMessage.objects.filter(event_id=event_id))
+    assert len(rows) == 1, f"{len(rows)} rows for acknowledged {event_id}"
+    row = rows[0]
+    assert not has_forbidden([row.body, row.client_msg_id, row.gif_url or ""]), row
+    reply_to = uuid_of(content.get("reply_to")) if content.get("reply_to") is not None else None
+    if first:
+        shown = message["reply_to"]
+        assert (shown and shown["event_id"]) == reply_to, (message, reply_to)
+        if shown:
+            assert row.reply_to.event_id == uuid.UUID(reply_to)
+            assert not has_forbidden(shown), shown
+
+
+def assert_catch_up_replays(live, room, live_frames: list[dict]) -> None:
+    """A socket that catches up from ``after_seq=0`` gets the same log: each change as it was
+    announced, each message (in its current state) at its seq."""
+    numbered = [f for f in live_frames if "seq" in f]
+    with live.room_socket(room, after_seq=0) as late:
+        replayed = [late.recv_type(f["type"], timeout=DELIVERY_TIMEOUT) for f in numbered]
+    for was, now in zip(numbered, replayed, strict=True):
+        if was["type"] == "chat.message":
+            assert (now["seq"], now["event_id"]) == (was["seq"], was["event_id"]), (was, now)
+        else:
+            assert now == was, f"replayed {now}, announced {was}"
 
 
 SOCKET_PATHS = st.one_of(
@@ -547,3 +1026,49 @@ def test_any_socket_path_is_refused_or_served_cleanly(live, capsys):
         connect()
     finally:
         report(capsys, "socket paths", EXAMPLES["paths"], stats, started)
+
+
+# --- found by the fuzz -----------------------------------------------------------------------
+
+
+def test_a_retried_delete_is_acknowledged(live):
+    """Issue 13: a change is "idempotent the same way" as chat.send, whose retry is acknowledged.
+    A client whose ack for a delete was lost retries it once its socket is back; the delete was
+    made, and the retry is refused with ``deleted`` (the checks run before the change id is
+    looked up), so the page reports a failed delete."""
+    room, member = make_room(), make_user()
+    with live.room_socket(room, member) as sock:
+        event_id = until_acked(sock, "chat.send", body="지울 글")["event_id"]
+        sock.recv_type("chat.message")
+        retried = {"type": "chat.delete", "client_msg_id": "delete-1", "event_id": event_id}
+        sock.send(**retried)
+        assert sock.recv_type("chat.ack")["client_msg_id"] == "delete-1"
+        sock.recv_type("chat.deleted")
+        sock.send(**retried)  # the same frame again
+        while (answer := sock.recv()).get("client_msg_id") != "delete-1":
+            pass
+    assert answer == {"type": "chat.ack", "client_msg_id": "delete-1", "event_id": event_id}
+
+
+def test_a_client_msg_id_reused_for_another_message_changes_it(live):
+    """A change's id comes from its type, member, room and client_msg_id — not the message. A
+    client that reuses a client_msg_id for a change to another message (as it may for a send
+    in another room) is acknowledged for that message, and nothing happens to it: the relay
+    takes the record for a redelivery of the first change. It should be made, or refused."""
+    room, member = make_room(), make_user()
+    with live.room_socket(room, member) as sock:
+        first = until_acked(sock, "chat.send", body="하나")["event_id"]
+        second = until_acked(sock, "chat.send", body="둘")["event_id"]
+        sock.collect("chat.message", 2)
+        sock.send(type="chat.delete", client_msg_id="same", event_id=first)
+        assert sock.recv_type("chat.ack")["event_id"] == first
+        assert sock.recv_type("chat.deleted")["event_id"] == first
+        sock.send(type="chat.delete", client_msg_id="same", event_id=second)
+        while (answer := sock.recv()).get("client_msg_id") != "same":
+            pass
+        if answer["type"] == "chat.ack":
+            assert answer["event_id"] == second
+            deleted = sock.quiet_for(3, "chat.deleted")
+            assert [f["event_id"] for f in deleted] == [second], "acknowledged, never made"
+    if answer["type"] == "chat.ack":
+        assert ChatMessage.objects.get(event_id=second).is_deleted

@@ -1,7 +1,8 @@
 """Records no one should have written, produced straight to the topics by a foreign producer:
 each ends in ``<topic>.dlq`` while the same room's next message is delivered. Real broker,
 relay, database and channel layer; on PostgreSQL the NUL record is the one that used to stop
-every room.
+every room. Changes to messages (issue 13) too; a well-formed change that no longer applies
+(its message is gone, or was never there) is neither dead-lettered nor numbered.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from django.db import transaction
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from chat import events
-from chat.models import ChatMessage, ChatRoom
+from chat.models import ChatMessage, ChatRoom, MessageChange, Reaction
 from chat.services import chat_event_id
 from deadletters.models import DeadLetter
+from zzalu import envelope
 from zzalu.kafka import dead_letter_topic, topic_name
 
 from .conftest import make_comment, make_hakwon, make_room, make_user
@@ -140,7 +142,12 @@ def test_a_poison_chat_record_is_dead_lettered_and_the_room_goes_on(live, foreig
         assert elsewhere.recv_type("chat.message", timeout=5)["body"] == "다른 방"
     assert delivered["body"] == "다음 메시지" and delivered["seq"] == 1
     print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
+    assert_dead_lettered(topic, source, room, value)
+    assert ChatMessage.objects.filter(room=room).count() == 1  # nothing of the poison stored
 
+
+def assert_dead_lettered(topic: str, source: tuple[int, int], room: ChatRoom, value: bytes):
+    """The record is in the dead-letter topic as it was, with its headers, and indexed."""
     record, headers = dead_letter(topic, source)
     assert record.key == str(room.pk).encode()
     assert record.value == value  # as it was, byte for byte
@@ -150,7 +157,213 @@ def test_a_poison_chat_record_is_dead_lettered_and_the_room_goes_on(live, foreig
     assert datetime.fromisoformat(headers["dlq.time"].replace("Z", "+00:00"))
     letter = letter_of(topic, source)
     assert bytes(letter.value) == record.value
-    assert ChatMessage.objects.filter(room=room).count() == 1  # nothing of the poison stored
+
+
+# --- changes to messages (issue 13) ------------------------------------------------------------
+
+MISSING = object()  # an override that leaves the field out
+
+
+def change_record(type_: str, room_id, event_id, actor, overrides: dict | None = None) -> bytes:
+    """A change record as the web process would write it (an edit, an author's delete, an
+    added 👍), changed by ``overrides``, encoded as another program would."""
+    fields = {
+        events.CHAT_EDITED: {"body": "고친 글"},
+        events.CHAT_DELETED: {"deleted_by": "author"},
+        events.CHAT_REACTION: {"emoji": "👍", "added": True},
+    }[type_]
+    record = events.change_record(
+        type_,
+        change_id=str(uuid.uuid4()),
+        room_id=room_id,
+        event_id=event_id,
+        actor={"id": actor.pk, "nickname": actor.display_name},
+        client_msg_id=uuid.uuid4().hex,
+        at=envelope.iso(datetime.now(UTC)),
+        **fields,
+    )
+    for name, value in (overrides or {}).items():
+        if value is MISSING:
+            record.pop(name, None)
+        else:
+            record[name] = value
+    return json.dumps(record, default=str).encode()
+
+
+def change_poisons(room: ChatRoom, member, event_id: str) -> dict[str, bytes]:
+    """Change records for ``event_id`` (``member``'s message in ``room``) that can never apply."""
+    ghost = make_user()
+    ghost_id = ghost.pk
+    ghost.delete()
+    edited, deleted, reaction = events.CHAT_EDITED, events.CHAT_DELETED, events.CHAT_REACTION
+
+    def change(type_: str, **overrides) -> bytes:
+        return change_record(type_, room.pk, event_id, member, overrides)
+
+    return {
+        "edited_nul_in_body": change(edited, body="a\u0000b"),
+        "edited_lone_surrogate": change(edited, body="a\ud800b"),
+        "edited_one_mb_body": change(edited, body="x" * 1_000_000),
+        "edited_body_a_number": change(edited, body=42),
+        "edited_without_body": change(edited, body=MISSING),
+        "reaction_not_an_emoji": change(reaction, emoji="a"),
+        "reaction_two_emoji": change(reaction, emoji="👍👍"),
+        "reaction_emoji_with_nul": change(reaction, emoji="👍\u0000"),
+        "reaction_without_added": change(reaction, added=MISSING),
+        "reaction_added_not_a_bool": change(reaction, added=1),
+        "reaction_by_a_deleted_member": change(reaction, actor={"id": ghost_id, "nickname": "_"}),
+        "reaction_without_an_actor_id": change(reaction, actor={"nickname": "누구"}),
+        "deleted_by_nobody": change(deleted, deleted_by="nobody"),
+        "deleted_without_deleted_by": change(deleted, deleted_by=MISSING),
+        "actor_not_an_object": change(edited, actor="member"),
+        "actor_null": change(deleted, actor=None),
+        "actor_id_too_big": change(edited, actor={"id": 10**30, "nickname": "큰 수"}),
+        "actor_nickname_with_escape": change(reaction, actor={"id": member.pk, "nickname": "\x1b"}),
+        "unknown_room": change(edited, room_id=10**9 + room.pk),
+        "reaction_in_an_unknown_room": change(reaction, room_id=10**9 + room.pk),
+        "room_id_not_a_number": change(deleted, room_id="방"),
+        "event_id_not_a_uuid": change(edited, event_id="not-a-uuid"),
+        "change_id_not_a_uuid": change(reaction, change_id=7),
+        "at_without_a_time_zone": change(edited, at="2026-01-01T00:00:00"),
+        "at_past_the_calendar": change(edited, at="9999-12-31T23:59:59.999-12:00"),
+        "without_client_msg_id": change(reaction, client_msg_id=MISSING),
+        "removed_v1_unknown_room": json.dumps(
+            {"v": 1, "type": "chat.removed", "room_id": 10**9 + room.pk, "event_id": event_id}
+        ).encode(),
+        "not_our_contract": json.dumps({"type": edited, "room_id": room.pk}).encode(),
+    }
+
+
+CHANGE_POISONS = [
+    "edited_nul_in_body",
+    "edited_lone_surrogate",
+    "edited_one_mb_body",
+    "edited_body_a_number",
+    "edited_without_body",
+    "reaction_not_an_emoji",
+    "reaction_two_emoji",
+    "reaction_emoji_with_nul",
+    "reaction_without_added",
+    "reaction_added_not_a_bool",
+    "reaction_by_a_deleted_member",
+    "reaction_without_an_actor_id",
+    "deleted_by_nobody",
+    "deleted_without_deleted_by",
+    "actor_not_an_object",
+    "actor_null",
+    "actor_id_too_big",
+    "actor_nickname_with_escape",
+    "unknown_room",
+    "reaction_in_an_unknown_room",
+    "room_id_not_a_number",
+    "event_id_not_a_uuid",
+    "change_id_not_a_uuid",
+    "at_without_a_time_zone",
+    "at_past_the_calendar",
+    "without_client_msg_id",
+    "removed_v1_unknown_room",
+    "not_our_contract",
+]
+
+
+def with_a_message(live, room, member):
+    """A socket of ``member`` in ``room``, after their message (seq 1); its chat.message."""
+    sock = live.room_socket(room, member)
+    send_until_acked(sock, "고칠 글", "target")
+    return sock, sock.recv_type("chat.message", timeout=5)
+
+
+def assert_untouched(room: ChatRoom, event_id: str, seen: list[dict]) -> None:
+    """Nothing numbered but the two messages; the first as it was sent."""
+    room.refresh_from_db()
+    assert room.last_seq == 2
+    assert not MessageChange.objects.filter(room=room).exists()
+    message = ChatMessage.objects.get(event_id=event_id)
+    assert (message.body, message.is_deleted, message.edited_at) == ("고칠 글", False, None)
+    assert not Reaction.objects.filter(message=message).exists()
+    changes = [f for f in seen if f["type"] in events.CHANGES]
+    assert not changes, changes
+
+
+@pytest.mark.parametrize("kind", CHANGE_POISONS)
+def test_a_poison_change_record_is_dead_lettered_and_the_room_goes_on(live, foreign, kind):
+    room, member = make_room(), make_user()
+    topic = topic_name("chat")
+    sock, target = with_a_message(live, room, member)
+    with sock:
+        value = change_poisons(room, member, target["event_id"])[kind]
+        started = time.monotonic()
+        source = produce(foreign, topic, str(room.pk), value)
+        send_until_acked(sock, "다음 메시지", "next")
+        delivered = sock.recv_type("chat.message", timeout=5)
+        took = time.monotonic() - started
+        sock.quiet_for(0.3, "chat.message")
+    assert delivered["body"] == "다음 메시지" and delivered["seq"] == 2
+    print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
+    assert_dead_lettered(topic, source, room, value)
+    assert_untouched(room, target["event_id"], sock.received)
+
+
+def stale_changes(room: ChatRoom, member, event_id: str) -> dict[str, bytes]:
+    """Well-formed change records that no longer apply (or never did)."""
+    elsewhere = make_room()
+    there = ChatMessage.objects.create(
+        event_id=uuid.uuid4(), room=elsewhere, seq=1, sender=member, sender_username="m",
+        sender_nickname="m", body="다른 방", client_msg_id="there", sent_at=datetime.now(UTC),
+    )  # fmt: skip
+    someone = make_user()
+    missing = str(uuid.uuid4())
+    edited, deleted, reaction = events.CHAT_EDITED, events.CHAT_DELETED, events.CHAT_REACTION
+    return {
+        "edit_of_a_missing_message": change_record(edited, room.pk, missing, member),
+        "delete_of_a_missing_message": change_record(deleted, room.pk, missing, member),
+        "reaction_to_a_missing_message": change_record(reaction, room.pk, missing, member),
+        "removed_v1_of_a_missing_message": json.dumps(
+            {"v": 1, "type": "chat.removed", "room_id": room.pk, "event_id": missing}
+        ).encode(),
+        "edit_of_a_message_in_another_room": change_record(
+            edited, room.pk, str(there.event_id), member
+        ),
+        "edit_by_someone_else": change_record(edited, room.pk, event_id, someone),
+        "edit_to_an_empty_body": change_record(edited, room.pk, event_id, member, {"body": ""}),
+        "unreact_never_reacted": change_record(
+            reaction, room.pk, event_id, member, {"added": False}
+        ),
+    }
+
+
+STALE_CHANGES = [
+    "edit_of_a_missing_message",
+    "delete_of_a_missing_message",
+    "reaction_to_a_missing_message",
+    "removed_v1_of_a_missing_message",
+    "edit_of_a_message_in_another_room",
+    "edit_by_someone_else",
+    "edit_to_an_empty_body",
+    "unreact_never_reacted",
+]
+
+
+@pytest.mark.parametrize("kind", STALE_CHANGES)
+def test_a_change_that_does_not_apply_is_dropped_without_a_seq_or_a_dead_letter(
+    live, foreign, kind
+):
+    room, member = make_room(), make_user()
+    topic = topic_name("chat")
+    sock, target = with_a_message(live, room, member)
+    with sock:
+        value = stale_changes(room, member, target["event_id"])[kind]
+        source = produce(foreign, topic, str(room.pk), value)
+        send_until_acked(sock, "다음 메시지", "next")
+        delivered = sock.recv_type("chat.message", timeout=5)
+        sock.quiet_for(0.3, "chat.message")
+    assert delivered["body"] == "다음 메시지" and delivered["seq"] == 2
+    assert_untouched(room, target["event_id"], sock.received)
+    # Handled before the next message (one partition, in order): had it been dead-lettered,
+    # its row would be there by now.
+    assert not DeadLetter.objects.filter(
+        topic=topic, partition=source[0], offset=source[1]
+    ).exists()
 
 
 def test_a_poison_hakwon_record_is_dead_lettered_and_watchers_get_the_next_event(
