@@ -8,6 +8,13 @@ group membership.
 
 A socket replays at most CHAT_CATCH_UP_LIMIT missed messages: when more are missing it sends
 ``chat.gap`` and then the newest ones (the page offers the older ones from the history API).
+
+Two frames stay off the log and off the hot path. ``chat.read`` moves the member's read marker,
+coalesced per socket: the highest ``seq`` asked for is written at most once every
+READ_WRITE_SECONDS (and when the socket closes), so a reader who marks every message it sees
+costs the database one write per two seconds, not one per message. ``typing`` goes to the room
+through the channel layer only (never Kafka, never stored), at most once per TYPING_SECONDS per
+socket; the rest are dropped without a word.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from redis import RedisError
 
 from zzalu import envelope, metrics
@@ -28,11 +36,18 @@ from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
 from . import events, selectors
 from .changes import CLIENT_TYPES, chat_change_submit
 from .presence import presence_count, presence_leave, presence_touch
-from .services import chat_message_submit, presence_announce
+from .services import chat_message_submit, presence_announce, read_marker_advance, room_join
 
 logger = logging.getLogger(__name__)
 
 CATCH_UP_PAGE = 200
+READ_WRITE_SECONDS = 2.0  # a socket writes its member's read marker at most this often
+TYPING_SECONDS = 2.0  # a socket's typing reaches the room at most this often
+ROOM_TYPING = "room.typing"
+
+
+def typing_frame(user) -> dict[str, Any]:
+    return envelope.make(ROOM_TYPING, user={"id": user.pk, "nickname": user.display_name})
 
 
 def _after_seq(scope) -> int | None:
@@ -56,6 +71,15 @@ class ChatConsumer(EnvelopeConsumer):
             return
         self.joined = False
         self._deliver = asyncio.Lock()
+        # None for an anonymous reader: whose socket this is, for the presence list.
+        self.user_id = self.user.pk if self.user and self.user.is_authenticated else None
+        self._read_wanted = 0  # the highest seq this socket asked to mark read
+        self._read_written = 0  # the highest seq handed to the database
+        self._read_next_write = 0.0  # loop time of the next write allowed
+        self._read_writer: asyncio.Task | None = None
+        self._typing_next = 0.0  # loop time from which the next typing reaches the room
+        if self.user_id is not None:  # opening a room while logged in joins it
+            await database_sync_to_async(room_join)(room_id=self.room_id, user=self.user)
         # ack_id -> (client_msg_id, event_id) of this socket's sends and changes not yet
         # acknowledged (see Submitted).
         self._unacked: dict[str, tuple[str, str]] = {}
@@ -68,19 +92,25 @@ class ChatConsumer(EnvelopeConsumer):
         async with self._deliver:
             await self._send_stored(upto_seq=tail)
         try:
-            await presence_touch(room_id=self.room_id, socket_id=self.channel_name)
+            await presence_touch(
+                room_id=self.room_id, user_id=self.user_id, socket_id=self.channel_name
+            )
         except RedisError:  # the socket works without it; the next heartbeat counts it
             logger.warning("presence not recorded for %s", self.channel_name, exc_info=True)
         self.joined = True
         self.spawn(self._announce("joined"))
 
     async def disconnect(self, code):
-        await super().disconnect(code)
+        await super().disconnect(code)  # stops the read-marker writer too: flush what it held
+        if getattr(self, "_read_wanted", 0) > getattr(self, "_read_written", 0):
+            await self._read_write()
         if not getattr(self, "joined", False):
             return
         try:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await presence_leave(room_id=self.room_id, socket_id=self.channel_name)
+            await presence_leave(
+                room_id=self.room_id, user_id=self.user_id, socket_id=self.channel_name
+            )
             await self._announce("left")
         except (RedisError, ConnectionError):
             pass  # Redis is down: the membership and the presence lease expire by themselves
@@ -88,6 +118,12 @@ class ChatConsumer(EnvelopeConsumer):
     # --- client -> server ------------------------------------------------------------------
 
     async def receive_envelope(self, content: dict[str, Any]) -> None:
+        if content["type"] == "chat.read":
+            self._chat_read(content)
+            return
+        if content["type"] == "typing":
+            await self._typing(content)
+            return
         if content["type"] == "chat.send":
             member = self.require_member(content)
             submit = chat_message_submit(room_id=self.room_id, sender=member, payload=content)
@@ -99,6 +135,54 @@ class ChatConsumer(EnvelopeConsumer):
         submitted = await submit
         self._unacked[submitted.ack_id] = (submitted.client_msg_id, submitted.event_id)
         self.spawn(self._ack_when_stored(submitted))
+
+    def _chat_read(self, content: dict[str, Any]) -> None:
+        """Remember the highest seq read; the writer stores it when its turn comes."""
+        self.require_member(content)
+        seq = content.get("seq")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise ClientError("invalid_payload", "seq must be a non-negative integer.")
+        if seq <= self._read_wanted:
+            return
+        self._read_wanted = seq
+        if self._read_writer is None:
+            self._read_writer = self.spawn(self._write_read_markers())
+
+    async def _write_read_markers(self) -> None:
+        """Write the wanted marker now if the last write was long enough ago, else when it is;
+        seqs that arrive meanwhile ride along with that one write."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._read_wanted > self._read_written:
+                await asyncio.sleep(max(0.0, self._read_next_write - loop.time()))
+                await self._read_write()
+        finally:
+            self._read_writer = None
+
+    async def _read_write(self) -> None:
+        seq, written = self._read_wanted, self._read_written
+        self._read_written = seq
+        self._read_next_write = asyncio.get_running_loop().time() + READ_WRITE_SECONDS
+        try:
+            await database_sync_to_async(read_marker_advance)(
+                room_id=self.room_id, user_id=self.user_id, seq=seq
+            )
+        except DatabaseError:  # tried again at the next turn (or the next chat.read)
+            logger.warning("read marker not written for %s", self.channel_name, exc_info=True)
+            self._read_written = min(self._read_written, written)
+
+    async def _typing(self, content: dict[str, Any]) -> None:
+        member = self.require_member(content)
+        now = asyncio.get_running_loop().time()
+        if now < self._typing_next:
+            return  # the room heard from this socket less than TYPING_SECONDS ago
+        self._typing_next = now + TYPING_SECONDS
+        try:
+            await self.channel_layer.group_send(
+                self.group, events.frame_group_message(typing_frame(member))
+            )
+        except (RedisError, ConnectionError):  # best effort, like the indicator it drives
+            logger.info("typing not relayed for %s", self.channel_name, exc_info=True)
 
     async def _ack_when_stored(self, submitted) -> None:
         try:
@@ -174,7 +258,9 @@ class ChatConsumer(EnvelopeConsumer):
         self.last_seq = seq
 
     async def heartbeat(self) -> None:
-        await presence_touch(room_id=self.room_id, socket_id=self.channel_name)
+        await presence_touch(
+            room_id=self.room_id, user_id=self.user_id, socket_id=self.channel_name
+        )
         # Re-joining is idempotent and survives group expiry or a Redis restart.
         await self.channel_layer.group_add(self.group, self.channel_name)
         tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id)
