@@ -9,6 +9,7 @@ dropped without a seq. Rebuilding history replays the same function over the sam
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -46,10 +47,14 @@ DELETED_BY = (AUTHOR, STAFF, OWNER)
 DELETE_ANY_PERMISSION = "chat.change_chatmessage"
 
 
-def change_id_for(*, type_: str, actor_id: int, room_id: int, client_msg_id: str) -> str:
-    """The same change retried gives the same id (a send's id is derived the same way; the
-    client frame type keeps a react and an unreact with one client_msg_id apart)."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"{type_}:{actor_id}:{room_id}:{client_msg_id}"))
+def change_id_for(
+    *, type_: str, actor_id: int, room_id: int, client_msg_id: str, event_id: str, emoji: str = ""
+) -> str:
+    """The same change retried gives the same id, as a send's does. Everything that makes it
+    this change is in it: a client_msg_id reused for another message, emoji or frame type is
+    another change, not a retry to be dropped as a duplicate."""
+    name = f"{type_}:{actor_id}:{room_id}:{client_msg_id}:{event_id}:{emoji}"
+    return str(uuid.uuid5(EVENT_NAMESPACE, name))
 
 
 def event_id_clean(value: Any, *, field: str = "event_id") -> str:
@@ -110,8 +115,13 @@ def change_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _checked_record(*, room_id: int, actor, type_: str, clean: dict[str, Any]) -> dict:
-    """The record for a change the actor may make now, or the ServiceError saying why not."""
+def _checked_record(
+    *, room_id: int, actor, type_: str, clean: dict[str, Any], change_id: str
+) -> dict | None:
+    """The record for a change the actor may make now, or the ServiceError saying why not;
+    None for a retry of a change already applied (Kafka has it: acknowledge it again)."""
+    if MessageChange.objects.filter(change_id=change_id).exists():
+        return None
     kind = CLIENT_TYPES[type_]
     message = ChatMessage.objects.filter(room_id=room_id, event_id=clean["event_id"]).first()
     at = timezone.now()
@@ -135,9 +145,7 @@ def _checked_record(*, room_id: int, actor, type_: str, clean: dict[str, Any]) -
         fields.update(emoji=clean["emoji"], added=type_ == "chat.react")
     return events.change_record(
         kind,
-        change_id=change_id_for(
-            type_=type_, actor_id=actor.pk, room_id=room_id, client_msg_id=clean["client_msg_id"]
-        ),
+        change_id=change_id,
         room_id=room_id,
         event_id=clean["event_id"],
         actor={"id": actor.pk, "nickname": actor.display_name},
@@ -153,12 +161,21 @@ async def chat_change_submit(*, room_id: int, actor, payload: dict[str, Any]) ->
     clean = change_payload_clean(payload)
     if not await take_token(f"chat:{actor.pk}"):
         raise RateLimited("Slow down: too many messages.")
+    change_id = change_id_for(
+        type_=payload["type"], actor_id=actor.pk, room_id=room_id,
+        client_msg_id=clean["client_msg_id"], event_id=clean["event_id"],
+        emoji=clean.get("emoji", ""),
+    )  # fmt: skip
     record = await database_sync_to_async(_checked_record)(
-        room_id=room_id, actor=actor, type_=payload["type"], clean=clean
+        room_id=room_id, actor=actor, type_=payload["type"], clean=clean, change_id=change_id
     )
-    acked = await produce(topic_name("chat"), str(room_id), envelope.encode(record))
+    if record is None:
+        acked = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+    else:
+        acked = await produce(topic_name("chat"), str(room_id), envelope.encode(record))
     return Submitted(
-        ack_id=record["change_id"],
+        ack_id=change_id,
         event_id=clean["event_id"],
         client_msg_id=clean["client_msg_id"],
         acked=acked,
@@ -177,6 +194,7 @@ def message_remove(*, message: ChatMessage, user) -> None:
             actor_id=user.pk,
             room_id=message.room_id,
             client_msg_id=client_msg_id,
+            event_id=str(message.event_id),
         ),
         room_id=message.room_id,
         event_id=str(message.event_id),

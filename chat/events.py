@@ -76,7 +76,7 @@ def _reply_frame(original) -> dict[str, Any] | None:
         return None
     return {
         "event_id": str(original.event_id),
-        "sender": {"nickname": original.sender_nickname},
+        "sender": {"id": original.sender_id, "nickname": original.sender_nickname},
         "excerpt": "" if original.is_deleted else original.body[:REPLY_EXCERPT],
         "deleted": original.is_deleted,
     }
@@ -102,6 +102,7 @@ def message_frame(message) -> dict[str, Any]:
         client_msg_id=message.client_msg_id,
         sent_at=envelope.iso(message.sent_at),
         reply_to=_reply_frame(message.reply_to) if message.reply_to_id else None,
+        mentions=message.mentions,
         edited_at=envelope.iso(message.edited_at) if message.edited_at else None,
         deleted=message.is_deleted,
         deleted_by=message.deleted_by or None,

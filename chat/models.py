@@ -90,6 +90,9 @@ class ChatMessage(models.Model):
     reply_to = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Members of the room named with @nickname or @username, when stored: [{id, username,
+    # nickname}]; pages link them, and each is notified.
+    mentions = models.JSONField(default=list, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     is_deleted = models.BooleanField(default=False)
     deleted_by = models.CharField(max_length=8, blank=True)  # author, staff or owner

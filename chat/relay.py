@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from notifications.services import notify_now
 from zzalu.errors import InvalidInput
 from zzalu.relay import PoisonRecord, decode_record
 from zzalu.text import NICKNAME, clean_text
 
 from . import events
 from .changes import IncomingChange, change_apply
+from .mentions import chat_notices
 from .presence import online_counts
 from .services import IncomingMessage, message_store_batch
 
@@ -109,6 +111,9 @@ def handle_batch(records: list, *, announce) -> int:
     """Store and announce one polled batch; returns the number of entries announced."""
     batch = parse_batch(records)
     entries = store_batch(batch)
+    notices = chat_notices([e.frame for e in entries])
+    if notices:  # stored before the room hears of it: a retried batch notifies once
+        notify_now(notices)
     # Presence first: someone who joins and speaks in one batch is seen arriving, then talking.
     outgoing = _presence_messages(batch.presence)
     by_room: dict[int, list[events.Numbered]] = defaultdict(list)

@@ -34,6 +34,7 @@ from zzalu.text import (
 )
 
 from . import events
+from .mentions import link_mentions
 from .models import ChatMessage, ChatRoom, RoomLike, RoomMember, Tag
 
 logger = logging.getLogger(__name__)
@@ -368,6 +369,7 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
         )
         created.extend(messages)
     _link_replies([m for m in created if m.reply_to_event_id])
+    link_mentions(created)
     return sorted(existing + created, key=lambda m: (m.room_id, m.seq))
 
 

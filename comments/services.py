@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from notifications.models import Notification
+from notifications.services import Notice, notify_after_commit
 from outbox.services import outbox_enqueue
 from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound
 from zzalu.kafka import topic_name
@@ -121,6 +123,8 @@ def reply_create(*, parent: Comment, author, content: str) -> Comment:
     )
     Comment.objects.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
     _publish(parent.hakwon_id, events.REPLY_CREATED, comment=events.comment_data(reply))
+    if parent.author_id is not None and parent.author_id != author.pk:
+        notify_after_commit([_notice(Notification.Kind.COMMENT_REPLY, parent, reply, author)])
     return reply
 
 
@@ -191,6 +195,9 @@ def comment_like(*, comment: Comment, user) -> int:
             _publish(
                 comment.hakwon_id, events.COMMENT_LIKED, comment_id=comment.pk, like_count=count
             )
+            if comment.author_id is not None:  # one notification per caption, its count grows
+                notice = _notice(Notification.Kind.COMMENT_LIKES, comment, comment, user, count)
+                notify_after_commit([notice])
     except IntegrityError as exc:
         raise Conflict("You already like this comment.", code="already_liked") from exc
     return count
@@ -247,7 +254,37 @@ def hakwon_close(*, hakwon: TitleHakwon, user=None) -> list[AwardRecord]:
     AwardRecord.objects.bulk_create(awards)
     TitleHakwon.objects.filter(pk=hakwon.pk).update(state=TitleHakwon.State.DONE)
     _publish(hakwon.pk, events.HAKWON_CLOSED, awards=[events.award_data(a) for a in awards])
+    notify_after_commit(
+        [
+            Notice(
+                recipient_id=a.user_id,
+                kind=Notification.Kind.AWARD,
+                source=f"award:{hakwon.pk}:{a.rank}",
+                actor=None,
+                text=f"{a.rank}등",
+                url=f"/hakwon/{hakwon.pk}/#comment-{a.comment_id}",
+            )
+            for a in awards
+        ]
+    )
     return awards
+
+
+def _notice(kind: str, about: Comment, said: Comment, actor, count: int = 1) -> Notice:
+    """A notification for ``about``'s author: ``said`` is what it shows (a reply, or the
+    caption itself for likes)."""
+    source = (
+        f"likes:{about.pk}" if kind == Notification.Kind.COMMENT_LIKES else f"comment:{said.pk}"
+    )
+    return Notice(
+        recipient_id=about.author_id,
+        kind=kind,
+        source=source,
+        actor={"id": actor.pk, "nickname": actor.display_name},
+        text=said.content,
+        url=f"/hakwon/{about.hakwon_id}/#comment-{about.pk}",
+        count=count,
+    )
 
 
 @transaction.atomic

@@ -185,6 +185,9 @@ class Stack:
     def hakwon_socket(self, hakwon_id: int, user: User | None = None, **q) -> Socket:
         return Socket(self.socket_url(f"/ws/hakwons/{hakwon_id}/", user, **q))
 
+    def me_socket(self, user: User | None = None, **q) -> Socket:
+        return Socket(self.socket_url("/ws/me/", user, **q))
+
     def start_web(self, name: str, **env) -> WebServer:
         web = WebServer(name, **env).start()
         self.extra.append(web)

@@ -106,7 +106,7 @@ def test_a_reply_names_its_original_and_history_shows_it(live, api):
         reply = say(b, "짜장면", reply_to=original["event_id"])
         assert a.recv_type("chat.message") == reply
     assert reply["reply_to"]["event_id"] == original["event_id"]
-    assert reply["reply_to"]["sender"] == {"nickname": "앨리스"}
+    assert reply["reply_to"]["sender"] == {"id": alice.pk, "nickname": "앨리스"}
     assert original["body"].startswith(reply["reply_to"]["excerpt"])
     assert 0 < len(reply["reply_to"]["excerpt"]) <= 80
     assert original["reply_to"] is None

@@ -764,6 +764,12 @@ class ChatRoomState:
             actor_id=self.member.pk,
             room_id=self.room.pk,
             client_msg_id=content["client_msg_id"],
+            event_id=str(uuid.UUID(str(content["event_id"]))),
+            emoji=(
+                text_rule.clean_text(content["emoji"], text_rule.EMOJI)
+                if content["type"] in ("chat.react", "chat.unreact")
+                else ""
+            ),
         )
 
     def stored_change(self, content: dict) -> MessageChange | None:
@@ -899,8 +905,8 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
                 if before is not None and str(before.message.event_id) == uuid_of(
                     content["event_id"]
                 ):
-                    # A retry is acknowledged again (test_a_retried_delete_is_acknowledged
-                    # shows the server refuses it instead once the message changed).
+                    # A retry of an applied change is acknowledged again
+                    # (test_a_retried_delete_is_acknowledged).
                     expected = expected | {"ack"}
             for _ in range(5):  # a member sending faster than the rate waits, like a client
                 reply = peer.exchange(frame, {"error", "chat.ack"}, CHAT_CODES, stats)
@@ -1034,8 +1040,7 @@ def test_any_socket_path_is_refused_or_served_cleanly(live, capsys):
 def test_a_retried_delete_is_acknowledged(live):
     """Issue 13: a change is "idempotent the same way" as chat.send, whose retry is acknowledged.
     A client whose ack for a delete was lost retries it once its socket is back; the delete was
-    made, and the retry is refused with ``deleted`` (the checks run before the change id is
-    looked up), so the page reports a failed delete."""
+    made, so the retry is acknowledged again (not refused as ``deleted``)."""
     room, member = make_room(), make_user()
     with live.room_socket(room, member) as sock:
         event_id = until_acked(sock, "chat.send", body="지울 글")["event_id"]
@@ -1051,10 +1056,9 @@ def test_a_retried_delete_is_acknowledged(live):
 
 
 def test_a_client_msg_id_reused_for_another_message_changes_it(live):
-    """A change's id comes from its type, member, room and client_msg_id — not the message. A
-    client that reuses a client_msg_id for a change to another message (as it may for a send
-    in another room) is acknowledged for that message, and nothing happens to it: the relay
-    takes the record for a redelivery of the first change. It should be made, or refused."""
+    """A client that reuses a client_msg_id for a change to another message (as it may for a
+    send in another room) is making another change: it is made, not dropped by the relay as a
+    redelivery of the first (a change's id includes the message)."""
     room, member = make_room(), make_user()
     with live.room_socket(room, member) as sock:
         first = until_acked(sock, "chat.send", body="하나")["event_id"]

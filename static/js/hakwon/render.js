@@ -21,6 +21,7 @@ function likeButton(comment, canLike) {
 export function commentItem(comment, { canReply, canLike, authorUrl }) {
   const item = el("li", comment.parent_id ? "comment comment--reply" : "comment");
   item.dataset.commentId = String(comment.id);
+  item.id = `comment-${comment.id}`; // notifications link here
 
   const meta = el("p", "comment__meta");
   const author = el("a", "comment__author", comment.author.nickname || comment.author.username);

@@ -1,0 +1,125 @@
+"""Mentions, replies, caption replies, likes and awards notify their member once, live on
+/ws/me/ and in the API, through notifications.events (real broker, relay, Redis, database)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from chat.services import room_join
+from comments import services as hakwon
+from notifications.models import Notification
+
+from .conftest import make_comment, make_hakwon, make_room, make_user
+
+pytestmark = pytest.mark.services
+
+
+def say(sock, body: str, **extra) -> dict:
+    cid = uuid.uuid4().hex
+    sock.send(type="chat.send", client_msg_id=cid, body=body, **extra)
+    while (message := sock.recv_type("chat.message"))["client_msg_id"] != cid:
+        pass
+    return message
+
+
+def inbox(api, user) -> dict:
+    api.force_authenticate(user)
+    response = api.get("/api/notifications/")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_a_mention_and_a_reply_each_notify_once_live_and_in_the_api(live, api):
+    room = make_room()
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    stranger = make_user(nickname="남")
+    for member in (alice, bob):
+        room_join(room_id=room.pk, user=member)
+    with (
+        live.me_socket(bob) as bobs,
+        live.me_socket(alice) as alices,
+        live.me_socket(stranger) as strangers,
+        live.room_socket(room, alice) as a,
+        live.room_socket(room, bob) as b,
+    ):
+        assert bobs.recv_type("notification.unread")["unread"] == 0
+        mention = say(a, "@밥 점심 먹었어요? @남 @앨리스")
+        assert mention["mentions"] == [
+            {"id": bob.pk, "username": bob.username, "nickname": "밥"},
+            {"id": alice.pk, "username": alice.username, "nickname": "앨리스"},
+        ]
+        created = bobs.recv_type("notification.created")
+        assert created["unread"] == 1
+        assert created["notification"]["kind"] == "mention"
+        assert created["notification"]["actor"] == {"id": alice.pk, "nickname": "앨리스"}
+        assert created["notification"]["url"] == f"/rooms/{room.pk}/#msg-{mention['seq']}"
+
+        reply = say(b, f"네! @{alice.username}", reply_to=mention["event_id"])  # reply + mention
+        got = alices.recv_type("notification.created")["notification"]
+        assert got["kind"] == "reply" and got["text"].startswith("네!")
+        say(b, "혼잣말 @밥")  # mentioning yourself notifies nobody
+        say(a, "답장", reply_to=reply["event_id"])
+        assert bobs.recv_type("notification.created")["notification"]["kind"] == "reply"
+        assert alices.quiet_for(2, "notification.created") == []
+        assert bobs.quiet_for(0, "notification.created") == []
+        assert strangers.quiet_for(0, "notification.created") == []  # not a member
+
+    assert [n["kind"] for n in inbox(api, bob)["results"]] == ["reply", "mention"]
+    assert inbox(api, bob)["unread"] == 2
+    assert [n["kind"] for n in inbox(api, alice)["results"]] == ["reply"]
+    assert inbox(api, stranger)["results"] == []
+    assert Notification.objects.count() == 3
+
+
+def test_marking_read_reaches_the_members_other_pages(live, api):
+    room, alice, bob = make_room(), make_user(), make_user(nickname="보비")
+    room_join(room_id=room.pk, user=bob)
+    with live.me_socket(bob) as other_tab, live.room_socket(room, alice) as a:
+        say(a, "@보비 하나")
+        say(a, "@보비 둘")
+        other_tab.collect("notification.created", 2)
+        first = inbox(api, bob)["results"][-1]
+        assert api.post(
+            "/api/notifications/read/", {"ids": [first["id"]]}, format="json"
+        ).json() == {"unread": 1}
+        assert other_tab.recv_type("notification.read") == {
+            "type": "notification.read", "ids": [first["id"]], "unread": 1,
+        }  # fmt: skip
+        assert api.post("/api/notifications/read/", {"all": True}, format="json").json() == {
+            "unread": 0
+        }
+        assert other_tab.recv_type("notification.read")["unread"] == 0
+    for bad in ({}, {"ids": []}, {"ids": ["x"]}, {"all": False}, {"ids": [1], "all": True}):
+        assert api.post("/api/notifications/read/", bad, format="json").status_code == 400, bad
+    api.force_authenticate(None)
+    assert api.get("/api/notifications/").status_code == 401
+
+
+def test_anonymous_sockets_cannot_open_the_personal_socket(live):
+    with live.me_socket() as anonymous:
+        assert anonymous.close_code() == 4401
+
+
+def test_caption_replies_likes_and_awards_notify_the_author(live, api):
+    today = make_hakwon()
+    author, fan, other = make_user(), make_user(nickname="팬"), make_user(nickname="또")
+    caption = make_comment(hakwon=today, author=author, content="웃긴 캡션")
+    with live.me_socket(author) as mine:
+        mine.recv_type("notification.unread")
+        hakwon.reply_create(parent=caption, author=fan, content="ㅋㅋㅋ")
+        got = mine.recv_type("notification.created")["notification"]
+        assert (got["kind"], got["text"], got["actor"]["nickname"]) == (
+            "comment_reply", "ㅋㅋㅋ", "팬",
+        )  # fmt: skip
+        hakwon.comment_like(comment=caption, user=fan)
+        hakwon.comment_like(comment=caption, user=other)
+        likes = [mine.recv_type("notification.created")["notification"] for _ in range(2)]
+        assert [n["count"] for n in likes] == [1, 2] and likes[0]["id"] == likes[1]["id"]
+        hakwon.hakwon_close(hakwon=today)
+        award = mine.recv_type("notification.created")["notification"]
+        assert (award["kind"], award["text"]) == ("award", "1등")
+    kinds = [n["kind"] for n in inbox(api, author)["results"]]
+    assert kinds == ["award", "comment_likes", "comment_reply"]
+    assert inbox(api, fan)["results"] == []
