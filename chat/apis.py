@@ -1,6 +1,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from redis import RedisError
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -10,9 +11,13 @@ from zzalu.api import AnonReadThrottle, WriteThrottle, query_params
 
 from . import selectors, services
 from .models import ChatRoom
+from .presence import room_presence
 from .serializers import (
     MessagePageSerializer,
     MessageQuerySerializer,
+    PresenceSerializer,
+    ReadMarkerResultSerializer,
+    ReadMarkerSerializer,
     RoomCreateSerializer,
     RoomLikeSerializer,
     RoomSerializer,
@@ -24,23 +29,34 @@ class RoomListApi(generics.ListCreateAPIView):
     throttle_classes = [AnonReadThrottle, WriteThrottle]
 
     def get_queryset(self):
+        mine = self.request.query_params.get("mine") in ("1", "true")
+        if mine and not self.request.user.is_authenticated:
+            self.permission_denied(self.request)
         return selectors.room_list(
             search=self.request.query_params.get("search", ""),
             ordering=self.request.query_params.get("ordering", "recent"),
+            member=self.request.user if mine else None,
         )
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "online": getattr(self, "_online", {})}
+        return {
+            **super().get_serializer_context(),
+            "online": getattr(self, "_online", {}),
+            "unread": getattr(self, "_unread", {}),
+        }
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        self._online = selectors.room_online_counts(room_ids=[room.pk for room in page or []])
+        room_ids = [room.pk for room in page or []]
+        self._online = selectors.room_online_counts(room_ids=room_ids)
+        self._unread = selectors.room_unread_counts(user=self.request.user, room_ids=room_ids)
         return page
 
     @extend_schema(
         parameters=[
             OpenApiParameter("search", str, description="Part of a room name, or a tag."),
             OpenApiParameter("ordering", str, enum=["recent", "likes"]),
+            OpenApiParameter("mine", bool, description="Only rooms you joined (members)."),
         ]
     )
     def get(self, request, *args, **kwargs):
@@ -64,7 +80,8 @@ class RoomDetailApi(APIView):
         if room is None:
             return Response({"detail": "No such room."}, status=status.HTTP_404_NOT_FOUND)
         online = selectors.room_online_counts(room_ids=[room.pk])
-        return Response(RoomSerializer(room, context={"online": online}).data)
+        unread = selectors.room_unread_counts(user=request.user, room_ids=[room.pk])
+        return Response(RoomSerializer(room, context={"online": online, "unread": unread}).data)
 
 
 class RoomLikeApi(APIView):
@@ -94,3 +111,37 @@ class RoomMessagesApi(APIView):
         messages = selectors.message_history(room_id=room_id, **params)
         frames = selectors.history_frames(messages=messages, user=request.user)
         return Response({"results": frames, "last_seq": last_seq})
+
+
+class RoomReadApi(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
+
+    @extend_schema(request=ReadMarkerSerializer, responses=ReadMarkerResultSerializer)
+    def post(self, request, room_id: int):
+        """Mark the room read up to ``seq`` (joining it first); the marker never moves back."""
+        data = ReadMarkerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        room = get_object_or_404(ChatRoom, pk=room_id)
+        services.room_join(room_id=room.pk, user=request.user)
+        marker = services.read_marker_advance(
+            room_id=room.pk, user_id=request.user.pk, seq=data.validated_data["seq"]
+        )
+        return Response({"room_id": room.pk, "last_read_seq": marker})
+
+
+class RoomPresenceApi(APIView):
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(responses={200: PresenceSerializer, 503: OpenApiTypes.OBJECT})
+    def get(self, request, room_id: int):
+        """Who is online in the room now: members by name, anonymous readers as a count."""
+        get_object_or_404(ChatRoom, pk=room_id)
+        try:
+            presence = room_presence(room_id)
+        except RedisError:
+            return Response(
+                {"detail": "Presence is unavailable right now.", "code": "unavailable"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response(presence)

@@ -7,4 +7,6 @@ urlpatterns = [
     path("rooms/<int:room_id>/", apis.RoomDetailApi.as_view(), name="api-room"),
     path("rooms/<int:room_id>/like/", apis.RoomLikeApi.as_view(), name="api-room-like"),
     path("rooms/<int:room_id>/messages/", apis.RoomMessagesApi.as_view(), name="api-room-messages"),
+    path("rooms/<int:room_id>/read/", apis.RoomReadApi.as_view(), name="api-room-read"),
+    path("rooms/<int:room_id>/presence/", apis.RoomPresenceApi.as_view(), name="api-room-presence"),
 ]

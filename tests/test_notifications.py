@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -123,3 +124,68 @@ def test_caption_replies_likes_and_awards_notify_the_author(live, api):
     kinds = [n["kind"] for n in inbox(api, author)["results"]]
     assert kinds == ["award", "comment_likes", "comment_reply"]
     assert inbox(api, fan)["results"] == []
+
+
+def test_unread_counts_move_with_messages_and_read_markers(live, api):
+    room, quiet, alice, bob = make_room(), make_room(), make_user(), make_user()
+    for member in (alice, bob):
+        room_join(room_id=room.pk, user=member)
+
+    def unread() -> dict[int, int | None]:
+        api.force_authenticate(bob)
+        rooms = api.get("/api/rooms/").json()["results"]
+        return {r["id"]: r["unread"] for r in rooms}
+
+    assert unread() == {room.pk: 0, quiet.pk: None}  # a room bob never joined has no count
+    with live.room_socket(room, alice) as a:
+        for n in range(3):
+            say(a, f"메시지 {n}")
+        last = say(a, "마지막")
+    assert unread()[room.pk] == 4
+    api.force_authenticate(bob)
+    mine = api.get("/api/rooms/?mine=1").json()["results"]
+    assert [r["id"] for r in mine] == [room.pk]
+    response = api.post(f"/api/rooms/{room.pk}/read/", {"seq": 2}, format="json")
+    assert response.json() == {"room_id": room.pk, "last_read_seq": 2}
+    assert unread()[room.pk] == 2
+    assert (
+        api.post(f"/api/rooms/{room.pk}/read/", {"seq": 1}, format="json").json()["last_read_seq"]
+        == 2
+    )  # never back
+    assert (
+        api.post(f"/api/rooms/{room.pk}/read/", {"seq": 10**6}, format="json").json()[
+            "last_read_seq"
+        ]
+        == last["seq"]
+    )  # never past the newest
+    assert unread()[room.pk] == 0
+    for bad in ({}, {"seq": -1}, {"seq": "x"}, {"seq": 2**64}):
+        assert api.post(f"/api/rooms/{room.pk}/read/", bad, format="json").status_code == 400
+    assert api.post("/api/rooms/999999/read/", {"seq": 1}, format="json").status_code == 404
+    api.force_authenticate(None)
+    assert api.post(f"/api/rooms/{room.pk}/read/", {"seq": 1}, format="json").status_code == 401
+    assert api.get("/api/rooms/?mine=1").status_code in (401, 403)
+
+    with live.room_socket(room, bob) as other_socket:  # chat.read from another of bob's sockets
+        with live.room_socket(room, alice) as a:
+            newest = say(a, "또")
+        other_socket.send(type="chat.read", seq=newest["seq"])
+        deadline = time.monotonic() + 10
+        while unread()[room.pk] != 0:
+            assert time.monotonic() < deadline, "chat.read never reached the marker"
+            time.sleep(0.3)
+
+
+def test_the_presence_api_lists_the_members_online(live, api):
+    room, alice, bob = make_room(), make_user(nickname="가"), make_user(nickname="나")
+    with live.room_socket(room, alice), live.room_socket(room, bob), live.room_socket(room):
+        deadline = time.monotonic() + 10
+        while True:
+            body = api.get(f"/api/rooms/{room.pk}/presence/").json()
+            if len(body["members"]) == 2 and body["anonymous"] == 1:
+                break
+            assert time.monotonic() < deadline, body
+            time.sleep(0.2)
+    assert [m["nickname"] for m in body["members"]] == ["가", "나"]
+    assert set(body["members"][0]) == {"id", "nickname", "profile_path"}
+    assert api.get("/api/rooms/999999/presence/").status_code == 404
