@@ -467,3 +467,78 @@ def test_reply_react_edit_and_delete_show_live_on_both_pages_and_after_a_reload(
         expect(reply.locator(".msg__body")).to_have_text(answer)
         expect(page.get_by_text(fixed)).to_have_count(0)
         expect(page.get_by_text(typo)).to_have_count(0)
+
+
+def test_a_member_sees_who_is_typing_and_who_is_here(live, browsers):
+    room = make_room()
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    a = open_room(browsers.page(alice), room)
+    b = open_room(browsers.page(bob), room)
+    expect(b.locator("[data-online]")).to_have_text("2")
+
+    a.locator("#composer-body").press_sequentially("밥 안녕", delay=60)
+    expect(b.locator("[data-typing]")).to_have_text("앨리스 님이 입력 중…")
+    expect(a.locator("[data-typing]")).to_have_text("")  # never for yourself
+    screenshot(b, "room-typing")
+
+    # The online count opens the list of who is here, each once, by nickname.
+    who = b.get_by_role("button", name=re.compile("접속 중"))
+    who.click()
+    expect(who).to_have_attribute("aria-expanded", "true")
+    panel = b.get_by_role("region", name="접속 중인 멤버")
+    expect(panel.locator(".who__name")).to_have_text(["밥", "앨리스"])
+    expect(panel.locator(".who__member", has_text="밥").locator(".msg__you")).to_have_text("나")
+
+    # The message arrives and the indicator goes at once (else it would last 5 s).
+    a.locator("#composer-body").press("Enter")
+    expect(b.locator(".msg")).to_have_count(1)
+    expect(b.locator("[data-typing]")).to_have_text("")
+
+    b.set_viewport_size(PHONE)
+    expect(panel).to_be_in_viewport(ratio=1)
+    screenshot(b, "room-who-phone")
+    b.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+
+    # Someone leaves: the list, opened again, follows.
+    a.context.close()
+    expect(b.locator("[data-online]")).to_have_text("1")
+    who.click()
+    expect(panel.locator(".who__name")).to_have_text(["밥"])
+
+
+def test_a_member_opens_at_the_new_messages_divider_and_reading_moves_the_marker(live, browsers):
+    from chat.models import RoomMember
+    from chat.services import room_join
+
+    room = make_room()
+    alice, bob, carol = make_user(), make_user(nickname="밥"), make_user()
+    seed_history(room, alice, ["읽은 1", "읽은 2", "읽은 3"])
+    room_join(room_id=room.pk, user=bob)  # bob has read those three
+    seed_history(room, carol, [f"새 글 {i}" for i in range(30)])
+
+    def marker() -> int:
+        return RoomMember.objects.get(room=room, user=bob).last_read_seq
+
+    page = open_room(browsers.page(bob), room)
+    divider = page.locator(".divider")
+    expect(divider).to_have_text("새 메시지")
+    expect(divider).to_be_in_viewport()
+    screenshot(page, "room-divider")
+    assert page.locator(".messages > li").evaluate_all(
+        "items => items.map(i => i.className.split(' ')[0] + ':' + (i.dataset.seq || ''))"
+    )[2:5] == ["msg:3", "divider:3.5", "msg:4"]
+    expect(page.locator("[data-jump]")).to_be_visible()
+    page.wait_for_timeout(2500)
+    assert marker() == 3  # the newest messages are not on screen yet: nothing read
+
+    page.locator("[data-jump]").click()
+    deadline = page.evaluate("Date.now()") + 10_000
+    while marker() != 33 and page.evaluate("Date.now()") < deadline:
+        page.wait_for_timeout(200)
+    assert marker() == 33
+
+    page.reload()
+    expect(page.locator("#room")).to_have_attribute("data-last-read-seq", "33")
+    expect(page.locator(".msg")).to_have_count(33)
+    expect(page.locator(".divider")).to_have_count(0)

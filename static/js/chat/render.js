@@ -1,7 +1,8 @@
 // Drawing the room: messages ordered by seq, their changes (edits, deletions, reactions),
-// replies' quotes, presence notices. Text goes in through textContent only (dom.el), never as
-// HTML. Each message's state is kept by event_id, so a change finds its message; a change for
-// a message that is not on the page is ignored (the history API has it in its current state).
+// replies' quotes, presence notices, the "new messages" divider. Text goes in through
+// textContent only (dom.el), never as HTML. Each message's state is kept by event_id, so a
+// change finds its message; a change for a message that is not on the page is ignored (the
+// history API has it in its current state).
 import { el, safeHttpUrl, timeLabel } from "../dom.js";
 
 export const DELETED_BY_AUTHOR = "삭제된 메시지예요.";
@@ -154,6 +155,18 @@ export class MessageList {
   // by add(), which places each message by its seq).
   gap(afterSeq) {
     const item = el("li", "gap");
+    item.dataset.seq = String(afterSeq + 0.5);
+    const next = [...this.list.children].find((node) => Number(node.dataset.seq) > afterSeq);
+    this.list.insertBefore(item, next || null);
+    return item;
+  }
+
+  // "새 메시지": where the member stopped reading, after `afterSeq` (messages are placed around
+  // it by their seq, like the gap marker).
+  divider(afterSeq) {
+    this.list.querySelector(".divider")?.remove();
+    const item = el("li", "divider");
+    item.append(el("span", "divider__label", "새 메시지"));
     item.dataset.seq = String(afterSeq + 0.5);
     const next = [...this.list.children].find((node) => Number(node.dataset.seq) > afterSeq);
     this.list.insertBefore(item, next || null);

@@ -1,13 +1,16 @@
 // The room page: wires the socket client (socket.js) to the drawing (render.js) and to what a
-// member does to messages (actions.js), the send box (with its reply), "load older" and the
-// scroll position.
+// member does to messages (actions.js), the send box (with its reply), "load older", the scroll
+// position, who is here (presence.js), who is typing (typing.js) and read state (read.js).
 import { el, show, showOnline } from "../dom.js";
 import { request } from "../http.js";
 import { enterSubmits } from "../keys.js";
 import { enhanceLikeForms } from "../like.js";
 import { MessageActions } from "./actions.js";
+import { WhoIsHere } from "./presence.js";
+import { ReadTracker, placeDivider } from "./read.js";
 import { ChatClient } from "./socket.js";
 import { DELETED_BY_AUTHOR, MessageList, excerpt } from "./render.js";
+import { TypingLine, TypingSignal } from "./typing.js";
 
 const PAGE = 50;
 const NEAR_BOTTOM_PX = 80;
@@ -39,6 +42,7 @@ const TOAST_MS = 6000;
 const root = document.getElementById("room");
 const log = root.querySelector("[data-log]");
 const meId = root.dataset.meId ? Number(root.dataset.meId) : null;
+const lastReadSeq = root.dataset.lastReadSeq ? Number(root.dataset.lastReadSeq) : null;
 const list = new MessageList(root.querySelector("[data-messages]"), {
   meId,
   staff: root.dataset.meStaff === "1",
@@ -49,6 +53,11 @@ const jump = root.querySelector("[data-jump]");
 const empty = root.querySelector("[data-empty]");
 const composer = root.querySelector("[data-composer]");
 const toastLine = root.querySelector("[data-toast]");
+const typists = new TypingLine(root.querySelector("[data-typing]"), { meId });
+const here = new WhoIsHere(root.querySelector("[data-who]"), {
+  url: root.dataset.presenceUrl,
+  meId,
+});
 
 // --- scrolling: stay at the bottom while the reader is there --------------------------------
 
@@ -86,8 +95,10 @@ const client = new ChatClient({
       list.add(frame);
       show(empty, false);
       if (frame.seq < list.maxSeq) return; // an older page ("load older" keeps the place)
+      typists.stopped(frame.sender?.id);
       if (wasPinned || frame.sender?.id === meId) toBottom();
       else show(jump, true);
+      reads.check();
     },
     refresh: (frame) => list.refresh(frame),
     change(frame) {
@@ -99,8 +110,10 @@ const client = new ChatClient({
         composerStatus("답장하려던 메시지가 삭제됐어요.", false);
       }
       if (wasPinned) toBottom();
+      reads.check();
     },
     presence(frame) {
+      here.changed();
       showOnline(root.querySelector(".room__meta"), frame.online);
       const who = frame.joined || frame.left;
       if (who && who.nickname !== root.dataset.meNickname) {
@@ -108,6 +121,7 @@ const client = new ChatClient({
         if (pinned) toBottom();
       }
     },
+    typing: (frame) => typists.seen(frame.user),
     gap: ({ after_seq: after, before_seq: before }) => {
       offerMissed(after, before);
       refreshShown(after);
@@ -129,6 +143,15 @@ const client = new ChatClient({
     changeAcked: (frame) => actions.acked(frame),
     changeFailed: (frame, code, detail) => actions.failed(frame, code, detail),
   },
+});
+
+// Members tell the server how far they have read; guests have no marker.
+const reads = new ReadTracker({
+  client,
+  log,
+  newest: () => list.items.get(list.maxSeq),
+  atBottom,
+  lastReadSeq,
 });
 
 const actions = new MessageActions({
@@ -266,6 +289,10 @@ const reply = {
 
 if (composer) {
   const { body, gif_url: gif } = composer.elements;
+  const typing = new TypingSignal(() => client.typing());
+  for (const field of [body, gif]) {
+    field.addEventListener("input", () => field.value.trim() && !client.busy && typing.typed());
+  }
   enterSubmits(body);
   body.addEventListener("keydown", (event) => {
     if (event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
@@ -301,4 +328,15 @@ if (composer) {
 
 enhanceLikeForms(root);
 client.start(initial);
-toBottom();
+// Open where the member stopped reading when others wrote since (a little of what they had
+// read above it), else at the newest.
+const divider = placeDivider(list, initial, { lastReadSeq, meId });
+if (divider) {
+  const context = Math.min(120, log.clientHeight / 4);
+  log.scrollTop += divider.getBoundingClientRect().top - log.getBoundingClientRect().top - context;
+  pinned = atBottom();
+  show(jump, !pinned);
+} else {
+  toBottom();
+}
+if (meId !== null) reads.start();

@@ -12,6 +12,9 @@
 //   retry after an error reuses the id when the text is unchanged.
 // - Changes (edit, delete, react, unreact) do not wait for the send or for each other: each is
 //   kept by its client_msg_id until acknowledged, and re-sent with the same id on reconnect.
+// - `chat.read` (how far the member has read) and `typing` carry no id and get no answer. The
+//   highest seq marked read is sent again on reconnect if the last socket never took it; a
+//   typing signal while the socket is down is simply dropped.
 import { LiveSocket } from "../live.js";
 
 const ACK_TIMEOUT_MS = 10000;
@@ -25,8 +28,8 @@ function newClientMsgId() {
 }
 
 export class ChatClient {
-  // view: {message(frame), refresh(frame), change(frame), presence(frame), gap(frame),
-  //        state(name), waiting(send), sent(send), failed(send|null, code, detail),
+  // view: {message(frame), refresh(frame), change(frame), presence(frame), typing(frame),
+  //        gap(frame), state(name), waiting(send), sent(send), failed(send|null, code, detail),
   //        changeAcked(change), changeFailed(change, code, detail)}
   constructor({ wsPath, view }) {
     this.view = view;
@@ -36,6 +39,8 @@ export class ChatClient {
     this.lastFailed = null;
     this.changes = new Map(); // client_msg_id -> {frame, timer}
     this.changeLog = []; // change frames, in seq order
+    this.readSeq = 0; // the highest seq marked read
+    this.readSent = 0; // ... and the highest a socket took
     this.socket = new LiveSocket(wsPath, {
       query: () => `?after_seq=${this.lastSeq}`,
       onFrame: (frame) => this.#receive(frame),
@@ -97,7 +102,25 @@ export class ChatClient {
     return frame;
   }
 
+  // The member has read up to `seq` (the server keeps the highest, written every 2 s at most).
+  read(seq) {
+    if (seq <= this.readSeq) return;
+    this.readSeq = seq;
+    this.#sendRead();
+  }
+
+  // The member is typing: true when the frame went out.
+  typing() {
+    return this.socket.send({ type: "typing" });
+  }
+
+  #sendRead() {
+    if (this.readSeq <= this.readSent) return;
+    if (this.socket.send({ type: "chat.read", seq: this.readSeq })) this.readSent = this.readSeq;
+  }
+
   #flush() {
+    this.#sendRead();
     const out = this.outgoing;
     if (out) {
       const frame = { type: "chat.send", client_msg_id: out.clientMsgId, body: out.body };
@@ -150,6 +173,9 @@ export class ChatClient {
         break;
       case "room.presence":
         this.view.presence(frame);
+        break;
+      case "room.typing":
+        this.view.typing(frame);
         break;
       case "chat.gap":
         this.view.gap(frame);
