@@ -52,6 +52,7 @@ class ChatRoomAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
     filter_horizontal = ("tags",)
     readonly_fields = (
         "like_count",
+        "slow_mode_seconds",  # moderation sets it, through the room's log
         "last_seq",
         "created_at",
         "last_activity_at",

@@ -9,18 +9,22 @@ from rest_framework.views import APIView
 
 from zzalu.api import AnonReadThrottle, WriteThrottle, query_params
 
-from . import selectors, services
+from . import moderation, selectors, services
 from .models import ChatRoom
 from .presence import room_presence
 from .serializers import (
+    ActionAcceptedSerializer,
     MessagePageSerializer,
     MessageQuerySerializer,
+    ModerationRequestSerializer,
     PresenceSerializer,
     ReadMarkerResultSerializer,
     ReadMarkerSerializer,
+    ReportSerializer,
     RoomCreateSerializer,
     RoomLikeSerializer,
     RoomSerializer,
+    RosterSerializer,
 )
 
 
@@ -124,9 +128,10 @@ class RoomReadApi(APIView):
         data.is_valid(raise_exception=True)
         room = get_object_or_404(ChatRoom, pk=room_id)
         services.room_join(room_id=room.pk, user=request.user)
-        marker = services.read_marker_advance(
+        services.read_marker_advance(
             room_id=room.pk, user_id=request.user.pk, seq=data.validated_data["seq"]
         )
+        marker = selectors.member_last_read_seq(user=request.user, room_id=room.pk)
         return Response({"room_id": room.pk, "last_read_seq": marker})
 
 
@@ -145,3 +150,42 @@ class RoomPresenceApi(APIView):
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
         return Response(presence)
+
+
+class RoomModerationApi(APIView):
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
+
+    @extend_schema(responses=RosterSerializer)
+    def get(self, request, room_id: int):
+        """The room's owner, moderators and slow mode; muted and banned members for those who
+        may act (``my_role``: owner, moderator, staff or null)."""
+        room = get_object_or_404(ChatRoom.objects.select_related("owner"), pk=room_id)
+        return Response(selectors.room_roster(room=room, viewer=request.user))
+
+    @extend_schema(request=ModerationRequestSerializer, responses={202: ActionAcceptedSerializer})
+    def post(self, request, room_id: int):
+        """Mute (``user_id``, ``duration`` s), unmute, kick, ban (``reason``), unban
+        (``user_id``), slow mode (``seconds``, 0 = off), appoint or dismiss a moderator
+        (owner only). Accepted once Kafka has it; the room sees it with its seq."""
+        if not request.user.is_authenticated:
+            self.permission_denied(request)
+        get_object_or_404(ChatRoom, pk=room_id)
+        payload = request.data if isinstance(request.data, dict) else {}
+        action_id = moderation.moderation_act(room_id=room_id, actor=request.user, payload=payload)
+        return Response({"action_id": action_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class MessageReportApi(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [AnonReadThrottle, WriteThrottle]
+
+    @extend_schema(request=ReportSerializer, responses={201: None, 409: OpenApiTypes.OBJECT})
+    def post(self, request, room_id: int, event_id):
+        """Report a message to the room's moderators and staff, once."""
+        data = ReportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        moderation.report_create(
+            room_id=room_id, event_id=str(event_id), reporter=request.user,
+            reason=data.validated_data["reason"],
+        )  # fmt: skip
+        return Response(status=status.HTTP_201_CREATED)

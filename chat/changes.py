@@ -29,6 +29,7 @@ from zzalu.text import BODY, CLIENT_MSG_ID, EMOJI, NICKNAME, clean_input
 
 from . import events
 from .models import ChatMessage, ChatRoom, MessageChange, Reaction
+from .moderation import MODERATOR, OWNER, STAFF, role_in
 from .services import EVENT_NAMESPACE, RateLimited, Submitted, UnstorableRecord, row_id
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ CLIENT_TYPES = {
     "chat.unreact": events.CHAT_REACTION,
 }
 # Who deleted a message, as frames say it.
-AUTHOR, STAFF, OWNER = "author", "staff", "owner"
-DELETED_BY = (AUTHOR, STAFF, OWNER)
+AUTHOR = "author"
+DELETED_BY = (AUTHOR, STAFF, OWNER, MODERATOR)
 # Staff delete messages with this permission (the admin's action asks for the same).
 DELETE_ANY_PERMISSION = "chat.change_chatmessage"
 
@@ -127,9 +128,7 @@ def _checked_record(
     at = timezone.now()
     deleted_by = AUTHOR
     if kind == events.CHAT_DELETED and message is not None and message.sender_id != actor.pk:
-        if not actor.has_perm(DELETE_ANY_PERMISSION):
-            raise Forbidden("This is not your message.")
-        deleted_by = STAFF
+        deleted_by = _deleter_role(room_id=room_id, actor=actor)
     refused = refusal(
         type_=kind, message=message, actor_id=actor.pk, at=at, deleted_by=deleted_by,
         body=clean.get("body", ""),
@@ -153,6 +152,18 @@ def _checked_record(
         at=envelope.iso(at),
         **fields,
     )
+
+
+def _deleter_role(*, room_id: int, actor) -> str:
+    """Who may delete others' messages: staff (the admin's permission), the room's owner and
+    its moderators."""
+    if actor.has_perm(DELETE_ANY_PERMISSION):
+        return STAFF
+    room = ChatRoom.objects.filter(pk=room_id).first()
+    role = role_in(room, actor) if room is not None else None
+    if role not in (OWNER, MODERATOR):
+        raise Forbidden("This is not your message.")
+    return role
 
 
 async def chat_change_submit(*, room_id: int, actor, payload: dict[str, Any]) -> Submitted:

@@ -31,10 +31,17 @@ from redis import RedisError
 
 from zzalu import envelope, metrics
 from zzalu.kafka import KafkaRejected, KafkaUnavailable
-from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer
+from zzalu.sockets import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    ClientError,
+    EnvelopeConsumer,
+    client_msg_id_of,
+)
 
 from . import events, selectors
-from .changes import CLIENT_TYPES, chat_change_submit
+from .changes import CLIENT_TYPES, chat_change_submit, event_id_clean
+from .moderation import moderation_submit, report_create, slow_mode_take, standing_of
 from .presence import presence_count, presence_leave, presence_touch
 from .services import chat_message_submit, presence_announce, read_marker_advance, room_join
 
@@ -48,6 +55,10 @@ ROOM_TYPING = "room.typing"
 
 def typing_frame(user) -> dict[str, Any]:
     return envelope.make(ROOM_TYPING, user={"id": user.pk, "nickname": user.display_name})
+
+
+def _banned_reason(reason: str) -> str:
+    return f"banned: {reason}" if reason else "banned"
 
 
 def _after_seq(scope) -> int | None:
@@ -78,6 +89,12 @@ class ChatConsumer(EnvelopeConsumer):
         self._read_next_write = 0.0  # loop time of the next write allowed
         self._read_writer: asyncio.Task | None = None
         self._typing_next = 0.0  # loop time from which the next typing reaches the room
+        self.standing = await database_sync_to_async(standing_of)(
+            room_id=self.room_id, user=self.user
+        )
+        if self.standing.banned:
+            await self.close_with(CLOSE_FORBIDDEN, _banned_reason(self.standing.ban_reason))
+            return
         if self.user_id is not None:  # opening a room while logged in joins it
             await database_sync_to_async(room_join)(room_id=self.room_id, user=self.user)
         # ack_id -> (client_msg_id, event_id) of this socket's sends and changes not yet
@@ -124,12 +141,21 @@ class ChatConsumer(EnvelopeConsumer):
         if content["type"] == "typing":
             await self._typing(content)
             return
+        if content["type"] == "chat.report":
+            await self._report(content)
+            return
         if content["type"] == "chat.send":
             member = self.require_member(content)
+            await self._may_send(sending=True)
             submit = chat_message_submit(room_id=self.room_id, sender=member, payload=content)
         elif content["type"] in CLIENT_TYPES:
             member = self.require_member(content)
+            if content["type"] in ("chat.react", "chat.unreact"):
+                await self._may_send(sending=False)
             submit = chat_change_submit(room_id=self.room_id, actor=member, payload=content)
+        elif content["type"] == "room.moderate":
+            member = self.require_member(content)
+            submit = moderation_submit(room_id=self.room_id, actor=member, payload=content)
         else:
             raise ClientError("unknown_type", f"Unknown type {content['type']!r}.")
         submitted = await submit
@@ -174,8 +200,9 @@ class ChatConsumer(EnvelopeConsumer):
     async def _typing(self, content: dict[str, Any]) -> None:
         member = self.require_member(content)
         now = asyncio.get_running_loop().time()
-        if now < self._typing_next:
-            return  # the room heard from this socket less than TYPING_SECONDS ago
+        if now < self._typing_next or self.standing.refusal(sending=True) is not None:
+            return  # heard from this socket less than TYPING_SECONDS ago, or muted
+
         self._typing_next = now + TYPING_SECONDS
         try:
             await self.channel_layer.group_send(
@@ -212,6 +239,42 @@ class ChatConsumer(EnvelopeConsumer):
             )
             metrics.ACKS.labels(self.route).inc()
 
+    async def _may_send(self, *, sending: bool) -> None:
+        """Muted, banned (an action since this socket opened) or slow mode: an error frame."""
+        refused = self.standing.refusal(sending=sending)
+        if refused is not None:
+            raise refused
+        if sending:
+            await slow_mode_take(room_id=self.room_id, standing=self.standing)
+
+    async def _report(self, content: dict[str, Any]) -> None:
+        member = self.require_member(content)
+        client_msg_id = client_msg_id_of(content)
+        if client_msg_id is None:
+            raise ClientError("invalid_payload", "client_msg_id is required.")
+        event_id = event_id_clean(content.get("event_id"))
+        await database_sync_to_async(report_create)(
+            room_id=self.room_id, event_id=event_id, reporter=member, reason=content.get("reason")
+        )
+        await self.send_envelope(events.ack_frame(client_msg_id=client_msg_id, event_id=event_id))
+
+    async def _moderated(self, notes: list[tuple[int, str]]) -> None:
+        """Actions just delivered: a kick or ban of this socket's member closes it (after they
+        saw it; not the ones a reopening socket replays: a kicked member may come back, and
+        a ban was checked on opening); any other action about them or the whole room reloads
+        their standing."""
+        mine = [kind for user_id, kind in notes if user_id == self.user_id]
+        if self.joined and any(kind in ("kicked", "banned") for kind in mine):
+            standing = await database_sync_to_async(standing_of)(
+                room_id=self.room_id, user=self.user
+            )
+            reason = _banned_reason(standing.ban_reason) if standing.banned else "kicked"
+            await self.close_with(CLOSE_FORBIDDEN, reason)
+        elif mine or any(user_id == 0 for user_id, _ in notes):
+            self.standing = await database_sync_to_async(standing_of)(
+                room_id=self.room_id, user=self.user
+            )
+
     # --- group -> socket -------------------------------------------------------------------
 
     async def chat_frames(self, message: dict[str, Any]) -> None:
@@ -224,6 +287,8 @@ class ChatConsumer(EnvelopeConsumer):
             for seq, ack_id, frame in zip(seqs, message["ack_ids"], message["frames"], strict=True):
                 if seq == self.last_seq + 1:
                     await self._send_numbered(seq, ack_id, frame)
+            if "affects" in message:
+                await self._moderated([tuple(note) for note in message["affects"].values()])
 
     async def room_frame(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["frame"])
@@ -250,6 +315,11 @@ class ChatConsumer(EnvelopeConsumer):
                 await self._send_numbered(
                     entry.seq, entry.ack_id, envelope.encode_text(entry.frame)
                 )
+            notes = [entry.affects for entry in page if entry.affects]
+            if notes:
+                await self._moderated(notes)
+                if self._closing:
+                    return
 
     async def _send_numbered(self, seq: int, ack_id: str, frame: str) -> None:
         if self._unacked:  # it reached the room, so Kafka has it: the sender's ack goes first

@@ -5,6 +5,7 @@ Kafka records on ``chat.events`` (keyed by room id), each before the relay numbe
   ``chat.edited``   the author changed a message's body
   ``chat.deleted``  the author or staff deleted a message
   ``chat.reaction`` a member added (``added``) or took back an emoji on a message
+  ``chat.moderation`` an owner, moderator or staff acted (mute, kick, ban, slow mode, roles)
   ``chat.removed``  (version 1 logs only: read as a ``chat.deleted`` by staff)
   ``room.presence`` a socket joined or left a room
 
@@ -31,6 +32,18 @@ CHAT_DELETED = "chat.deleted"
 CHAT_REACTION = "chat.reaction"
 CHAT_REMOVED = "chat.removed"  # version 1 logs
 CHANGES = (CHAT_EDITED, CHAT_DELETED, CHAT_REACTION)
+CHAT_MODERATION = "chat.moderation"
+# A moderation action's frame, by its kind (chat.models.ModerationAction.Kind).
+ACTION_FRAMES = {
+    "muted": "room.member_muted",
+    "unmuted": "room.member_muted",
+    "kicked": "room.member_kicked",
+    "banned": "room.member_banned",
+    "unbanned": "room.member_banned",
+    "slow_mode": "room.slow_mode",
+    "moderator_added": "room.member_role",
+    "moderator_removed": "room.member_role",
+}
 CHAT_ACK = "chat.ack"
 CHAT_GAP = "chat.gap"
 ROOM_PRESENCE = "room.presence"
@@ -140,14 +153,34 @@ def change_frame(change) -> dict[str, Any]:
     )
 
 
+def action_frame(action) -> dict[str, Any]:
+    """A stored ModerationAction as every socket sees it."""
+    fields: dict[str, Any] = {"room_id": action.room_id, "seq": action.seq}
+    if action.target_nickname:
+        fields["user"] = {"id": action.target_id, "nickname": action.target_nickname}
+    kind = action.kind
+    if kind in ("muted", "unmuted"):
+        fields["until"] = envelope.iso(action.until) if kind == "muted" else None
+    elif kind in ("banned", "unbanned"):
+        fields.update(banned=kind == "banned", reason=action.reason)
+    elif kind == "slow_mode":
+        fields["seconds"] = action.seconds
+    elif kind != "kicked":
+        fields["role"] = "moderator" if kind == "moderator_added" else "member"
+    by = {"id": action.actor_id, "nickname": action.actor_nickname, "role": action.actor_role}
+    return envelope.make(ACTION_FRAMES[kind], **fields, by=by)
+
+
 @dataclass(frozen=True)
 class Numbered:
     """One entry of a room's log on its way to sockets: its seq, the id that acknowledges the
-    sender (a message's event_id, a change's change_id) and its frame."""
+    sender (a message's event_id, a change's change_id, an action's action_id), its frame, and
+    for moderation whom it concerns (``affects``: the member's id, 0 for the whole room)."""
 
     seq: int
     ack_id: str
     frame: dict[str, Any]
+    affects: tuple[int, str] | None = None  # (member id or 0, action kind)
 
     @classmethod
     def of_message(cls, message) -> Numbered:
@@ -156,6 +189,11 @@ class Numbered:
     @classmethod
     def of_change(cls, change) -> Numbered:
         return cls(change.seq, str(change.change_id), change_frame(change))
+
+    @classmethod
+    def of_action(cls, action) -> Numbered:
+        affects = (action.target_id or 0, action.kind)
+        return cls(action.seq, str(action.action_id), action_frame(action), affects)
 
 
 def presence_record(*, room_id: int, change: str, nickname: str | None) -> dict[str, Any]:
@@ -182,14 +220,19 @@ def gap_frame(*, after_seq: int, before_seq: int) -> dict[str, Any]:
 
 
 def frames_group_message(*, room_id: int, entries: list[Numbered]) -> dict[str, Any]:
-    """One channel-layer message carrying a run of numbered frames, each encoded once."""
-    return {
+    """One channel-layer message carrying a run of numbered frames, each encoded once (and,
+    for moderation, whom each action concerns: {seq: [member id or 0, kind]})."""
+    message = {
         "type": GROUP_FRAMES,
         "room_id": room_id,
         "seqs": [e.seq for e in entries],
         "ack_ids": [e.ack_id for e in entries],
         "frames": [envelope.encode_text(e.frame) for e in entries],
     }
+    affects = {str(e.seq): list(e.affects) for e in entries if e.affects}
+    if affects:
+        message["affects"] = affects
+    return message
 
 
 def frame_group_message(frame: dict[str, Any]) -> dict[str, Any]:

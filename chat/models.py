@@ -26,6 +26,8 @@ class ChatRoom(models.Model):
     like_count = models.PositiveIntegerField(default=0, db_index=True)
     # Highest seq handed out; the relay bumps it while holding the row lock.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Slow mode: a member may send once per this many seconds (0: off); set by moderation.
+    slow_mode_seconds = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
@@ -56,6 +58,11 @@ class RoomMember(models.Model):
     )
     last_read_seq = models.PositiveBigIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # Set by moderation actions as the relay applies them (chat.moderation).
+    is_moderator = models.BooleanField(default=False)
+    muted_until = models.DateTimeField(null=True, blank=True)
+    banned_at = models.DateTimeField(null=True, blank=True)
+    ban_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="one_membership")]
@@ -168,3 +175,69 @@ class Reaction(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.emoji} {self.message_id}"
+
+
+class ModerationAction(models.Model):
+    """A moderation action with its place in the room's log (the same ``seq`` as messages and
+    changes): on the record, and replayed to every socket on catch-up."""
+
+    class Kind(models.TextChoices):
+        MUTED = "muted"
+        UNMUTED = "unmuted"
+        KICKED = "kicked"
+        BANNED = "banned"
+        UNBANNED = "unbanned"
+        SLOW_MODE = "slow_mode"
+        MODERATOR_ADDED = "moderator_added"
+        MODERATOR_REMOVED = "moderator_removed"
+
+    action_id = models.UUIDField(unique=True)
+    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="moderation")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=17, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_nickname = models.CharField(max_length=30, blank=True)
+    actor_role = models.CharField(max_length=9)  # owner, moderator or staff
+    target = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    target_nickname = models.CharField(max_length=30, blank=True)
+    until = models.DateTimeField(null=True, blank=True)  # muted
+    seconds = models.PositiveSmallIntegerField(null=True)  # slow mode
+    reason = models.CharField(max_length=200, blank=True)  # banned
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="one_action_seq_per_room")
+        ]
+
+    def __str__(self):
+        return f"{self.room_id}#{self.seq} {self.kind}"
+
+
+class MessageReport(models.Model):
+    """A member's report of a message, once per member and message, for moderators to act on."""
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "reporter"], name="one_report_per_member")
+        ]
+
+    def __str__(self):
+        return f"report of {self.message_id} by {self.reporter_id}"

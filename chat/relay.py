@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import groupby
 from typing import Any
 
@@ -17,6 +18,7 @@ from zzalu.text import NICKNAME, clean_text
 from . import events
 from .changes import IncomingChange, change_apply
 from .mentions import chat_notices
+from .moderation import IncomingModeration, moderation_apply
 from .presence import online_counts
 from .services import IncomingMessage, message_store_batch
 
@@ -28,13 +30,15 @@ REQUIRED = {
         events.CHANGES, ("change_id", "room_id", "event_id", "actor", "client_msg_id", "at")
     ),
     events.CHAT_REMOVED: ("room_id", "event_id"),
+    events.CHAT_MODERATION: ("action_id", "room_id", "kind", "actor", "target", "at"),
     events.ROOM_PRESENCE: ("room_id",),
 }
 
 
 @dataclass
 class ChatBatch:
-    items: list[IncomingMessage | IncomingChange] = field(default_factory=list)  # in log order
+    # In log order.
+    items: list[IncomingMessage | IncomingChange | IncomingModeration] = field(default_factory=list)
     presence: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
 
     @property
@@ -65,6 +69,8 @@ def _parse_into(batch: ChatBatch, record) -> None:
             batch.items.append(IncomingMessage(event, record.partition, record.offset))
         elif event["type"] == events.ROOM_PRESENCE:
             batch.presence[int(event["room_id"])].append(_presence_change(event))
+        elif event["type"] == events.CHAT_MODERATION:
+            batch.items.append(IncomingModeration.from_record(event))
         else:
             batch.items.append(IncomingChange.from_record(event))
     except InvalidInput as exc:
@@ -101,10 +107,17 @@ def store_batch(batch: ChatBatch, *, strict: bool = True) -> list[events.Numbere
                 events.Numbered.of_message, message_store_batch(items=list(run), strict=strict)
             )
         else:
-            applied = (change_apply(item, strict=strict) for item in run)
-            numbered = (events.Numbered.of_change(c) for c in applied if c is not None)
+            numbered = (e for e in map(partial(_apply, strict=strict), run) if e is not None)
         entries.update(((e.frame["room_id"], e.seq), e) for e in numbered)
     return [entries[key] for key in sorted(entries)]
+
+
+def _apply(item: IncomingChange | IncomingModeration, *, strict: bool) -> events.Numbered | None:
+    if isinstance(item, IncomingModeration):
+        action = moderation_apply(item, strict=strict)
+        return None if action is None else events.Numbered.of_action(action)
+    change = change_apply(item, strict=strict)
+    return None if change is None else events.Numbered.of_change(change)
 
 
 def handle_batch(records: list, *, announce) -> int:

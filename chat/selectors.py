@@ -6,12 +6,23 @@ import logging
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 from redis import RedisError
 
+from zzalu import envelope
 from zzalu.text import SEARCH, clean_input
 
 from . import events
-from .models import ChatMessage, ChatRoom, MessageChange, Reaction, RoomLike, RoomMember
+from .models import (
+    ChatMessage,
+    ChatRoom,
+    MessageChange,
+    MessageReport,
+    ModerationAction,
+    Reaction,
+    RoomLike,
+    RoomMember,
+)
 from .presence import online_counts
 
 logger = logging.getLogger(__name__)
@@ -142,14 +153,53 @@ def history_frames(*, messages: list[ChatMessage], user) -> list[dict]:
 
 
 def log_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[events.Numbered]:
-    """The room's log with after_seq < seq <= upto_seq, messages (as they are now) and changes
-    in seq order: what a socket replays to catch up or to fill a gap it noticed."""
+    """The room's log with after_seq < seq <= upto_seq — messages (as they are now), changes
+    and moderation actions in seq order: what a socket replays to catch up or to fill a gap."""
     messages = ChatMessage.objects.filter(
         room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq
     ).select_related("reply_to")
     changes = MessageChange.objects.filter(
         room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq
     ).select_related("message")
+    actions = ModerationAction.objects.filter(room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq)
     entries = [events.Numbered.of_message(m) for m in messages]
     entries += [events.Numbered.of_change(c) for c in changes]
+    entries += [events.Numbered.of_action(a) for a in actions]
     return sorted(entries, key=lambda e: e.seq)
+
+
+def room_roster(*, room: ChatRoom, viewer) -> dict:
+    """Who runs the room (owner, moderators) and its slow mode for everyone; who is muted or
+    banned for those who may act on it (owner, moderators, staff)."""
+    from .moderation import role_in  # the rules live with moderation
+
+    def person(user_id, nickname):
+        return {"id": user_id, "nickname": nickname}
+
+    members = RoomMember.objects.filter(room=room).select_related("user").order_by("user__nickname")
+    roster = {
+        "owner": person(room.owner_id, room.owner.display_name) if room.owner else None,
+        "moderators": [
+            person(m.user_id, m.user.display_name) for m in members.filter(is_moderator=True)
+        ],
+        "slow_mode_seconds": room.slow_mode_seconds,
+        "my_role": role_in(room, viewer),
+    }
+    if roster["my_role"] is not None:
+        now = timezone.now()
+        roster["muted"] = [
+            {**person(m.user_id, m.user.display_name), "until": envelope.iso(m.muted_until)}
+            for m in members.filter(muted_until__gt=now)
+        ]
+        roster["banned"] = [
+            {**person(m.user_id, m.user.display_name), "reason": m.ban_reason}
+            for m in members.filter(banned_at__isnull=False)
+        ]
+    return roster
+
+
+def room_reports(*, room_id: int, unresolved: bool = True):
+    reports = MessageReport.objects.filter(message__room_id=room_id).select_related(
+        "message", "reporter"
+    )
+    return reports.filter(resolved_at__isnull=True) if unresolved else reports

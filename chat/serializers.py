@@ -24,6 +24,8 @@ class RoomSerializer(serializers.ModelSerializer):
             "image_url",
             "tags",
             "owner",
+            "owner_id",
+            "slow_mode_seconds",
             "like_count",
             "online",
             "unread",
@@ -122,3 +124,36 @@ class PresenceMemberSerializer(serializers.Serializer):
 class PresenceSerializer(serializers.Serializer):
     members = PresenceMemberSerializer(many=True, help_text="Members with a live socket.")
     anonymous = serializers.IntegerField(help_text="Open sockets of readers not logged in.")
+
+
+class ModerationRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=["mute", "unmute", "kick", "ban", "unban", "slow_mode", "appoint", "dismiss"]
+    )
+    user_id = serializers.IntegerField(required=False, help_text="Whom (all but slow_mode).")
+    duration = serializers.IntegerField(required=False, help_text="mute: seconds (≤ 30 days).")
+    reason = serializers.CharField(required=False, help_text="ban: shown to the member.")
+    seconds = serializers.IntegerField(required=False, help_text="slow_mode: 0 (off) to 600.")
+    client_msg_id = serializers.CharField(required=False, help_text="Makes a retry idempotent.")
+
+
+class ActionAcceptedSerializer(serializers.Serializer):
+    action_id = serializers.UUIDField()
+
+
+class PersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    nickname = serializers.CharField()
+
+
+class RosterSerializer(serializers.Serializer):
+    owner = PersonSerializer(allow_null=True)
+    moderators = PersonSerializer(many=True)
+    slow_mode_seconds = serializers.IntegerField()
+    my_role = serializers.ChoiceField(choices=["owner", "moderator", "staff"], allow_null=True)
+    muted = serializers.ListField(child=serializers.DictField(), required=False)
+    banned = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+class ReportSerializer(serializers.Serializer):
+    reason = text.TextSerializerField(kind=text.REASON)

@@ -13,7 +13,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, PositiveBigIntegerField, Subquery, Value
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from zzalu import envelope
@@ -123,15 +124,14 @@ def room_join(*, room_id: int, user) -> None:
         )
 
 
-def read_marker_advance(*, room_id: int, user_id: int, seq: int) -> int | None:
-    """Move the member's marker to ``seq`` (never back, never past the room's newest seq); one
-    UPDATE. Returns the marker, or None when the member has not joined the room."""
-    last_seq = ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
-    if last_seq is None:
-        return None
-    marker = RoomMember.objects.filter(room_id=room_id, user_id=user_id)
-    marker.filter(last_read_seq__lt=min(seq, last_seq)).update(last_read_seq=min(seq, last_seq))
-    return marker.values_list("last_read_seq", flat=True).first()
+def read_marker_advance(*, room_id: int, user_id: int, seq: int) -> None:
+    """Move the member's marker to ``seq``, never back and never past the room's newest seq:
+    one UPDATE (nothing for a member who has not joined the room)."""
+    newest = Subquery(ChatRoom.objects.filter(pk=room_id).values("last_seq")[:1])
+    marker = Least(Value(seq, output_field=PositiveBigIntegerField()), newest)
+    RoomMember.objects.filter(room_id=room_id, user_id=user_id, last_read_seq__lt=marker).update(
+        last_read_seq=marker
+    )
 
 
 # --- sending (web process, async) -------------------------------------------------------------

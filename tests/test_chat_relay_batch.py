@@ -155,7 +155,8 @@ def room_log(room, alice, bob) -> list[Record]:
     no longer apply: what rebuilding meets in one batch."""
     first = message_record(room, alice, "m1", "원문", 0)
     first_id = envelope.decode(first.value)["event_id"]
-    reply = envelope.decode(message_record(room, bob, "m2", "답장", 2).value)
+    # alice answers herself: a reply to someone else would also produce a notification.
+    reply = envelope.decode(message_record(room, alice, "m2", "답장", 2).value)
     reply["reply_to"] = first_id
     return [
         first,
@@ -165,7 +166,7 @@ def room_log(room, alice, bob) -> list[Record]:
         change_record(events.CHAT_REACTION, room, bob, first_id, 4, emoji="👍", added=True),
         change_record(events.CHAT_DELETED, room, alice, first_id, 5, deleted_by="author"),
         change_record(events.CHAT_EDITED, room, alice, first_id, 6, body="too late"),
-        change_record(events.CHAT_EDITED, room, alice, reply["event_id"], 7, body="not mine"),
+        change_record(events.CHAT_EDITED, room, bob, reply["event_id"], 7, body="not mine"),
         message_record(room, alice, "m3", "끝", 8),
     ]
 

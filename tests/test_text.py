@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.models import User
 from chat import events
-from chat.models import ChatMessage, ChatRoom, Reaction, Tag
+from chat.models import ChatMessage, ChatRoom, MessageReport, Reaction, Tag
 from chat.services import IncomingMessage, chat_event_id, chat_payload_clean
 from comments.models import Comment, TitleHakwon
 from zzalu import text
@@ -124,6 +124,7 @@ def test_limits_match_the_models():
         text.PROFILE_MESSAGE: User._meta.get_field("profile_message"),
         text.CLIENT_MSG_ID: ChatMessage._meta.get_field("client_msg_id"),
         text.EMOJI: Reaction._meta.get_field("emoji"),
+        text.REASON: MessageReport._meta.get_field("reason"),
     }
     for kind, field in column.items():
         assert kind.max_length == field.max_length, kind

@@ -4,6 +4,8 @@ A service says *what* went wrong (``code``, ``detail``); the interface decides h
 the DRF exception handler below turns it into a status code, a consumer into an ``error`` frame.
 """
 
+from typing import Any
+
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -12,10 +14,13 @@ class ServiceError(Exception):
     status = 400
     code = "invalid"
 
-    def __init__(self, detail: str, *, code: str | None = None, field: str | None = None):
+    def __init__(
+        self, detail: str, *, code: str | None = None, field: str | None = None, **extra: Any
+    ):
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.extra = extra  # more for the client, in the error body or frame (e.g. retry_after)
         if code:
             self.code = code
 
@@ -45,5 +50,5 @@ def api_exception_handler(exc, context):
         body = {"detail": exc.detail, "code": exc.code}
         if exc.field:
             body = {exc.field: [exc.detail], "code": exc.code}
-        return Response(body, status=exc.status)
+        return Response({**body, **exc.extra}, status=exc.status)
     return drf_exception_handler(exc, context)

@@ -34,6 +34,7 @@ from .ws_auth import member_recheck, socket_member, token_refresh_expiry
 logger = logging.getLogger(__name__)
 
 CLOSE_INVALID_TOKEN = 4401  # also: the member's account, password or session changed
+CLOSE_FORBIDDEN = 4403  # kicked or banned from the room
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_MANY = 4429
 
@@ -57,8 +58,10 @@ class ClientError(Exception):
         self.client_msg_id = client_msg_id
 
 
-def error_frame(*, code: str, detail: str, client_msg_id: str | None = None) -> dict[str, Any]:
-    frame = envelope.make("error", code=code, detail=detail)
+def error_frame(
+    *, code: str, detail: str, client_msg_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    frame = envelope.make("error", code=code, detail=detail, **extra)
     if client_msg_id is not None:
         frame["client_msg_id"] = client_msg_id
     return frame
@@ -246,7 +249,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         except ClientError as exc:
             await self.send_error(exc.code, exc.detail, exc.client_msg_id)
         except ServiceError as exc:
-            await self.send_error(exc.code, exc.detail, client_msg_id_of(content))
+            await self.send_error(exc.code, exc.detail, client_msg_id_of(content), **exc.extra)
         except (KafkaUnavailable, RedisError):
             await self.send_error(
                 "unavailable", "Messaging is unavailable; try again.", client_msg_id_of(content)
@@ -288,10 +291,14 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
     async def send_envelope(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=envelope.encode_text(frame))
 
-    async def send_error(self, code: str, detail: str, client_msg_id: str | None = None) -> None:
+    async def send_error(
+        self, code: str, detail: str, client_msg_id: str | None = None, **extra: Any
+    ) -> None:
         if code == "unavailable":
             metrics.UNAVAILABLE.labels(self.route).inc()
-        await self.send_envelope(error_frame(code=code, detail=detail, client_msg_id=client_msg_id))
+        await self.send_envelope(
+            error_frame(code=code, detail=detail, client_msg_id=client_msg_id, **extra)
+        )
 
     async def close_with(self, code: int, reason: str = "") -> None:
         """Close with an app close code, telling why in a last ``closing`` frame first: Daphne

@@ -53,6 +53,7 @@ PROFILE_MESSAGE = Kind("profile_message", 200)  # "한 줄 소개": one line
 URL = Kind("url", 500, url=True)  # gif_url, image_url, profile_path
 CLIENT_MSG_ID = Kind("client_msg_id", 64, opaque=True)
 SEARCH = Kind("search", 100)  # a search term (rooms by name or tag)
+REASON = Kind("reason", 200)  # why a message was reported or a member banned
 EMOJI = Kind("emoji", 32, emoji=True)  # a reaction: one emoji, ZWJ sequences and flags included
 
 KINDS = (
@@ -67,6 +68,7 @@ KINDS = (
     URL,
     CLIENT_MSG_ID,
     SEARCH,
+    REASON,
     EMOJI,
 )
 
