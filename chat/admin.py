@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from zzalu import text
+from zzalu.errors import ServiceError
 from zzalu.kafka import KafkaUnavailable
 
-from . import changes, selectors
-from .models import ChatMessage, ChatRoom, MessageChange, Tag
+from . import changes, moderation, selectors
+from .models import ChatMessage, ChatRoom, MessageChange, MessageReport, ModerationAction, Tag
 
 RECENT_MESSAGES = 20
 
@@ -163,3 +164,112 @@ class ChatMessageAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Removal of {removed} message(s) sent to the rooms.", messages.SUCCESS
         )
+
+
+@admin.register(MessageReport)
+class MessageReportAdmin(admin.ModelAdmin):
+    """The report queue: each reported message with what was said around it, and one-click
+    actions that go through the room's log like every moderation action."""
+
+    list_display = ("reported_message", "room", "reporter", "reason", "created_at", "resolved_at")
+    list_filter = (("resolved_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("message__room", "reporter")
+    search_fields = ("reason", "message__body", "message__sender_nickname")
+    readonly_fields = ("message", "reporter", "reason", "created_at", "resolved_at", "resolved_by",
+                       "in_context")  # fmt: skip
+    actions = ["resolve", "delete_messages", "ban_authors"]
+
+    def has_add_permission(self, request):
+        return False  # members report from the room
+
+    @admin.display(description="message")
+    def reported_message(self, report):
+        return report.message.body[:80] or report.message.gif_url
+
+    @admin.display(description="room")
+    def room(self, report):
+        return report.message.room
+
+    @admin.display(description="in context")
+    def in_context(self, report):
+        seq = report.message.seq
+        around = selectors.message_history(
+            room_id=report.message.room_id, after_seq=max(0, seq - 3), limit=5
+        )
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li{}>{}: {}</li>",
+                (
+                    (
+                        format_html(' style="font-weight:bold"')
+                        if m.pk == report.message_id
+                        else "",
+                        m.sender_nickname,
+                        "(deleted)" if m.is_deleted else (m.body or m.gif_url),
+                    )
+                    for m in around
+                ),
+            ),
+        )
+
+    @admin.action(permissions=["change"], description="Resolve (nothing to do)")
+    def resolve(self, request, queryset):
+        resolved = moderation.reports_resolve(reports=queryset, user=request.user)
+        self.message_user(request, f"Resolved {resolved} report(s).", messages.SUCCESS)
+
+    @admin.action(permissions=["change"], description="Delete the reported messages and resolve")
+    def delete_messages(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda r: changes.message_remove(message=r.message, user=request.user),
+        )
+
+    @admin.action(
+        permissions=["change"], description="Ban the authors from their rooms and resolve"
+    )
+    def ban_authors(self, request, queryset):
+        def ban(report):
+            if report.message.sender_id:
+                moderation.moderation_act(
+                    room_id=report.message.room_id,
+                    actor=request.user,
+                    payload={"action": "ban", "user_id": report.message.sender_id,
+                             "reason": report.reason},
+                )  # fmt: skip
+
+        self._each(request, queryset, ban)
+
+    def _each(self, request, queryset, act):
+        done = 0
+        try:
+            for report in queryset.filter(resolved_at__isnull=True).select_related("message"):
+                act(report)
+                moderation.reports_resolve(reports=MessageReport.objects.filter(pk=report.pk),
+                                           user=request.user)  # fmt: skip
+                done += 1
+        except (KafkaUnavailable, ServiceError) as exc:
+            self.message_user(request, f"Stopped after {done}: {exc}", messages.ERROR)
+            return
+        self.message_user(request, f"Done for {done} report(s).", messages.SUCCESS)
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(admin.ModelAdmin):
+    """Every moderation action on the record (read only: actions go through the room's log)."""
+
+    list_display = ("room", "seq", "kind", "actor_nickname", "actor_role", "target_nickname", "at")
+    list_filter = ("kind", "actor_role")
+    search_fields = ("room__name", "actor_nickname", "target_nickname", "reason")
+    readonly_fields = [f.name for f in ModerationAction._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

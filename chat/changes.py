@@ -194,10 +194,12 @@ async def chat_change_submit(*, room_id: int, actor, payload: dict[str, Any]) ->
 
 
 def message_remove(*, message: ChatMessage, user) -> None:
-    """The admin's "remove": staff delete a message through the log like any member would."""
-    if not user.has_perm(DELETE_ANY_PERMISSION):
-        raise Forbidden("Removing messages needs the permission to change messages.")
-    client_msg_id = f"admin-{message.event_id}"
+    """Delete a message through the log from a page or the admin (not a socket): its author,
+    the room's owner or moderators, or staff (the admin's permission)."""
+    deleted_by = AUTHOR
+    if message.sender_id != user.pk:
+        deleted_by = _deleter_role(room_id=message.room_id, actor=user)
+    client_msg_id = f"remove-{message.event_id}"
     record = events.change_record(
         events.CHAT_DELETED,
         change_id=change_id_for(
@@ -212,7 +214,7 @@ def message_remove(*, message: ChatMessage, user) -> None:
         actor={"id": user.pk, "nickname": user.display_name},
         client_msg_id=client_msg_id,
         at=envelope.iso(timezone.now()),
-        deleted_by=STAFF,
+        deleted_by=deleted_by,
     )
     produce_sync(topic_name("chat"), str(message.room_id), envelope.encode(record))
 

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import views, views_moderation
 
 urlpatterns = [
     path("", views.room_list, name="room-list"),
     path("rooms/new/", views.room_create, name="room-create"),
     path("rooms/<int:room_id>/", views.room_detail, name="room-detail"),
     path("rooms/<int:room_id>/like/", views.room_like, name="room-like"),
+    path("rooms/<int:room_id>/reports/", views_moderation.room_reports, name="room-reports"),
 ]
