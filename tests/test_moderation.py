@@ -106,6 +106,12 @@ def test_kick_closes_the_members_sockets_on_every_web_server_and_they_may_come_b
     with live.room_socket(room, member) as back:  # a kick is not a ban
         assert send(back, "다시 왔어요")["type"] == "chat.ack"
         assert back.quiet_for(1, "closing") == []
+    # A ban through one web server closes the member's socket on the other, and keeps it shut.
+    with socket_on(live, second, room, owner) as o, live.room_socket(room, member) as here:
+        assert moderate(o, action="ban", user_id=member.pk)["type"] == "chat.ack"
+        assert here.close_code() == 4403 and here.close_reason.startswith("banned")
+    with socket_on(live, second, room, member) as refused:
+        assert refused.close_code() == 4403
 
 
 def socket_on(live, web, room, user):
