@@ -15,6 +15,11 @@ READ_WRITE_SECONDS (and when the socket closes), so a reader who marks every mes
 costs the database one write per two seconds, not one per message. ``typing`` goes to the room
 through the channel layer only (never Kafka, never stored), at most once per TYPING_SECONDS per
 socket; the rest are dropped without a word.
+
+Moderation (chat.moderation): the socket keeps its member's standing (muted, banned, exempt
+from slow mode) from opening on, refuses their sends and reactions with ``muted``,
+``banned`` or ``slow_mode``, reloads it when an action about them or the room passes by, and
+closes with 4403 when they are kicked or banned (a banned member cannot open it again).
 """
 
 from __future__ import annotations
@@ -50,11 +55,6 @@ logger = logging.getLogger(__name__)
 CATCH_UP_PAGE = 200
 READ_WRITE_SECONDS = 2.0  # a socket writes its member's read marker at most this often
 TYPING_SECONDS = 2.0  # a socket's typing reaches the room at most this often
-ROOM_TYPING = "room.typing"
-
-
-def typing_frame(user) -> dict[str, Any]:
-    return envelope.make(ROOM_TYPING, user={"id": user.pk, "nickname": user.display_name})
 
 
 def _banned_reason(reason: str) -> str:
@@ -206,7 +206,7 @@ class ChatConsumer(EnvelopeConsumer):
         self._typing_next = now + TYPING_SECONDS
         try:
             await self.channel_layer.group_send(
-                self.group, events.frame_group_message(typing_frame(member))
+                self.group, events.frame_group_message(events.typing_frame(member))
             )
         except (RedisError, ConnectionError):  # best effort, like the indicator it drives
             logger.info("typing not relayed for %s", self.channel_name, exc_info=True)

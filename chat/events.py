@@ -47,6 +47,7 @@ ACTION_FRAMES = {
 CHAT_ACK = "chat.ack"
 CHAT_GAP = "chat.gap"
 ROOM_PRESENCE = "room.presence"
+ROOM_TYPING = "room.typing"
 
 GROUP_FRAMES = "chat.frames"
 GROUP_FRAME = "room.frame"
@@ -207,6 +208,11 @@ def presence_frame(*, room_id: int, online: int, change: str, who: dict | None) 
     if who:
         frame[change] = who
     return frame
+
+
+def typing_frame(user) -> dict[str, Any]:
+    """Someone is typing: through the channel layer only, never logged."""
+    return envelope.make(ROOM_TYPING, user={"id": user.pk, "nickname": user.display_name})
 
 
 def ack_frame(*, client_msg_id: str, event_id: str) -> dict[str, Any]:
