@@ -29,7 +29,7 @@ from zzalu.text import BODY, CLIENT_MSG_ID, EMOJI, NICKNAME, clean_input
 
 from . import events
 from .models import ChatMessage, ChatRoom, MessageChange, Reaction
-from .moderation import MODERATOR, OWNER, STAFF, role_in
+from .moderation import MODERATOR, OWNER, STAFF, STAFF_PERMISSION, role_in
 from .services import EVENT_NAMESPACE, RateLimited, Submitted, UnstorableRecord, row_id
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ CLIENT_TYPES = {
 AUTHOR = "author"
 DELETED_BY = (AUTHOR, STAFF, OWNER, MODERATOR)
 # Staff delete messages with this permission (the admin's action asks for the same).
-DELETE_ANY_PERMISSION = "chat.change_chatmessage"
+DELETE_ANY_PERMISSION = STAFF_PERMISSION
 
 
 def change_id_for(

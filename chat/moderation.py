@@ -75,8 +75,20 @@ class SlowMode(ServiceError):
 # --- who may do what -------------------------------------------------------------------------
 
 
+# Staff who act in every room: those with the admin's permission to change messages (a
+# view-only staff member runs nothing destructive, by any way in).
+STAFF_PERMISSION = "chat.change_chatmessage"
+REPORTS_PERMISSION = "chat.change_messagereport"  # the admin's report queue, every room
+
+
 def is_staff(user) -> bool:
-    return bool(user and user.is_authenticated and (user.is_staff or user.is_superuser))
+    """Moderates every room (see STAFF_PERMISSION)."""
+    return bool(user and user.is_authenticated and user.has_perm(STAFF_PERMISSION))
+
+
+def is_protected(user) -> bool:
+    """Nobody acts on staff, whatever their permissions."""
+    return bool(user.is_staff or user.is_superuser)
 
 
 def role_in(room: ChatRoom, user) -> str | None:
@@ -98,7 +110,7 @@ def _authorize(*, room: ChatRoom, actor_role: str | None, target, kind: str) -> 
         raise Forbidden("Only the room's owner appoints and dismisses moderators.")
     if target is None:
         return
-    if is_staff(target):
+    if is_protected(target):
         raise Forbidden("Nobody acts on staff.")
     if target.pk == room.owner_id and actor_role != STAFF:
         raise Forbidden("Nobody but staff acts on the room's owner.")
@@ -398,6 +410,12 @@ def report_create(*, room_id: int, event_id: str, reporter, reason: Any) -> Mess
 
 
 def reports_resolve(*, reports, user) -> int:
+    """Mark reports handled: staff with the report queue's permission, or whoever moderates
+    every room the reports are in."""
+    if not user.has_perm(REPORTS_PERMISSION):
+        rooms = ChatRoom.objects.filter(pk__in=reports.values("message__room_id"))
+        if not rooms or any(role_in(room, user) is None for room in rooms):
+            raise Forbidden("Only the room's owner, its moderators and staff handle reports.")
     return reports.filter(resolved_at__isnull=True).update(
         resolved_at=timezone.now(), resolved_by=user
     )

@@ -19,9 +19,12 @@ CONTEXT = 2  # messages shown before and after a reported one
 @login_required
 def room_reports(request, room_id: int):
     room = get_object_or_404(ChatRoom.objects.select_related("owner"), pk=room_id)
-    if moderation.role_in(room, request.user) is None:
+    moderates = moderation.role_in(room, request.user) is not None
+    if not (moderates or request.user.has_perm("chat.view_messagereport")):
         raise PermissionDenied("Only the room's owner, its moderators and staff see its reports.")
     if request.method == "POST":
+        if not moderates:  # staff who may only look
+            raise PermissionDenied("Only the room's owner, its moderators and staff act on them.")
         _act(request, room)
         return redirect("room-reports", room_id=room.pk)
     reports = list(selectors.room_reports(room_id=room.pk)[:REPORTS_PER_PAGE])

@@ -453,9 +453,9 @@ def test_room_reports_page(real_services, role):
     else:
         status = 403 if role == "member" else 200
         assert page.status_code == status
-        assert {a: r.status_code for a, r in posted.items()} == dict.fromkeys(
-            posted, 302 if status == 200 else 403
-        )
+        # Acting needs a role in the room: staff who may only look get 403 as members do.
+        acted = 302 if role in ROOM_MODERATORS else 403
+        assert {a: r.status_code for a, r in posted.items()} == dict.fromkeys(posted, acted)
     assert done == dict.fromkeys(reports, role in ROOM_MODERATORS)
 
 
