@@ -542,3 +542,65 @@ def test_a_member_opens_at_the_new_messages_divider_and_reading_moves_the_marker
     expect(page.locator("#room")).to_have_attribute("data-last-read-seq", "33")
     expect(page.locator(".msg")).to_have_count(33)
     expect(page.locator(".divider")).to_have_count(0)
+
+
+def test_a_member_sees_an_unread_room_a_live_mention_and_who_is_typing(live, browsers):
+    """Issue 14's walk: Bob comes back to a room Alice wrote in (an unread badge on the list, the
+    room opens at the divider), Alice mentions him (the nav badge moves without a reload, the
+    mention is a link, highlighted for him) and he sees her typing."""
+    room = make_room(name="멘션방")
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    b = open_room(browsers.page(bob), room)  # opening a room joins it
+    b.goto("/")
+    card = b.locator(f'[data-room-id="{room.pk}"]')
+    expect(card).to_be_visible()
+    expect(card.locator(".unread-badge")).to_have_count(0)
+
+    a = open_room(browsers.page(alice), room)
+    send(a, "밥 어디 갔어요?")
+    expect(a.locator(".msg")).to_have_count(1)  # on Alice's screen: stored and announced
+    b.reload()  # the list also refreshes itself every 10 s
+    badge = card.locator(".unread-badge")
+    expect(badge).to_have_text("1")
+    expect(badge).to_have_attribute("aria-label", "안 읽은 메시지 1개")
+    screenshot(b, "rooms-unread")
+
+    card.locator(".room-card__link").click()
+    expect(b.locator("#room")).to_have_attribute("data-state", "open")
+    items = b.locator(".messages > li")
+    expect(items).to_have_count(2)
+    expect(items.first).to_have_class("divider")
+    expect(items.first).to_have_text("새 메시지")
+    expect(items.nth(1).locator(".msg__body")).to_have_text("밥 어디 갔어요?")
+    nav_badge = b.locator("[data-notify-badge]")
+    expect(nav_badge).to_be_hidden()
+
+    send(a, "@밥 여기 있었네요! @없는사람 안녕")
+    expect(nav_badge).to_be_visible()  # live, from /ws/me/: no reload
+    expect(nav_badge).to_have_text("1")
+    expect(b.locator("[data-notify-label]")).to_have_text(" (안 읽은 알림 1개)")
+    for page in (a, b):
+        message = page.locator(".msg").last
+        expect(message.locator(".msg__body")).to_have_text("@밥 여기 있었네요! @없는사람 안녕")
+        link = message.locator(".msg__body a.mention")
+        expect(link).to_have_count(1)  # not a member: no link
+        expect(link).to_have_text("@밥")
+        expect(link).to_have_attribute("href", f"/members/{bob.username}/")
+    mine = b.locator(".msg").last
+    expect(mine).to_have_class(re.compile("msg--mentions-me"))
+    expect(mine.locator(".mention--me")).to_have_count(1)
+    expect(a.locator(".mention--me")).to_have_count(0)  # Alice is not the one called
+
+    a.locator("#composer-body").press_sequentially("곧 갈게요", delay=60)
+    expect(b.locator("[data-typing]")).to_have_text("앨리스 님이 입력 중…")
+    screenshot(b, "room-mention")
+
+    # The notification leads to the message; the mention leads to the member's page.
+    b.locator("[data-notify]").click()
+    expect(b.locator(".notification--unread")).to_have_count(1)
+    b.locator(".notification__link").first.click()
+    expect(b).to_have_url(re.compile(rf"/rooms/{room.pk}/#msg-2$"))
+    expect(b.locator("#msg-2")).to_be_focused()
+    expect(nav_badge).to_be_hidden()
+    b.locator("#msg-2 a.mention").click()
+    expect(b).to_have_url(re.compile(rf"/members/{bob.username}/$"))

@@ -1,14 +1,56 @@
 // Drawing the room: messages ordered by seq, their changes (edits, deletions, reactions),
-// replies' quotes, presence notices, the "new messages" divider. Text goes in through
-// textContent only (dom.el), never as HTML. Each message's state is kept by event_id, so a
-// change finds its message; a change for a message that is not on the page is ignored (the
-// history API has it in its current state).
+// replies' quotes, @mentions, presence notices, the "new messages" divider. Text goes in
+// through textContent and text nodes only (dom.el), never as HTML. Each message's state is kept
+// by event_id, so a change finds its message; a change for a message that is not on the page is
+// ignored (the history API has it in its current state).
 import { el, safeHttpUrl, timeLabel } from "../dom.js";
 
 export const DELETED_BY_AUTHOR = "삭제된 메시지예요.";
 export const DELETED_BY_STAFF = "관리자가 삭제한 메시지예요.";
 const EXCERPT_CHARS = 80;
 const deletedText = (by) => (by === "author" ? DELETED_BY_AUTHOR : DELETED_BY_STAFF);
+
+// @mentions as the server finds them (chat/mentions.py): "@" not after a word character or
+// another "@", then everything up to the next space or "@"; trailing punctuation may follow.
+const MENTION = /(?<![\p{L}\p{N}\p{M}_@])@([^\s@]{1,150})/gu;
+const TRAILING = new Set(".,!?~:;)]}'\"…");
+
+// The body as text nodes and, for each @token naming one of `mentions`, a link to that member's
+// page (class mention--me when it names the reader).
+export function bodyNodes(body, mentions, meId) {
+  const byName = new Map();
+  for (const m of Array.isArray(mentions) ? mentions : []) {
+    if (!m || typeof m.username !== "string" || !m.username) continue;
+    for (const name of [m.nickname, m.username]) {
+      if (typeof name === "string" && name && !byName.has(name)) byName.set(name, m);
+    }
+  }
+  if (!byName.size) return [document.createTextNode(body)];
+  const nodes = [];
+  let at = 0;
+  for (const match of body.matchAll(MENTION)) {
+    let token = match[1];
+    let member = byName.get(token);
+    if (!member) {
+      const chars = [...token];
+      while (chars.length && TRAILING.has(chars[chars.length - 1])) chars.pop();
+      token = chars.join("");
+      member = token ? byName.get(token) : undefined;
+    }
+    if (!member) continue;
+    if (match.index > at) nodes.push(document.createTextNode(body.slice(at, match.index)));
+    const link = el("a", "mention", `@${token}`);
+    link.href = `/members/${encodeURIComponent(member.username)}/`;
+    if (meId !== null && member.id === meId) {
+      link.classList.add("mention--me");
+      link.title = "나를 불렀어요";
+    }
+    nodes.push(link);
+    at = match.index + 1 + token.length;
+  }
+  if (at < body.length) nodes.push(document.createTextNode(body.slice(at)));
+  return nodes;
+}
 
 function button(className, label, text, action) {
   const node = el("button", className, text);
@@ -117,6 +159,7 @@ export class MessageList {
     Object.assign(msg, { deleted: true, deletedBy, body: "", gifUrl: null });
     msg.reactions.clear();
     msg.item.classList.add("msg--deleted");
+    msg.item.classList.remove("msg--mentions-me");
     msg.item.querySelector(".msg__actions")?.remove();
     msg.item.querySelector(".reactions")?.remove();
     msg.item.querySelector(".msg__edited").hidden = true;
@@ -184,6 +227,7 @@ export class MessageList {
     const mine = this.meId !== null && sender.id === this.meId;
     const author = sender.nickname || sender.username || "알 수 없음";
     const item = el("li", mine ? "msg msg--mine" : "msg");
+    item.id = `msg-${frame.seq}`; // notifications link here (/rooms/<id>/#msg-<seq>)
     item.dataset.seq = String(frame.seq);
     item.dataset.eventId = frame.event_id;
     item.dataset.senderId = String(sender.id ?? "");
@@ -194,6 +238,7 @@ export class MessageList {
       item,
       mine,
       author,
+      mentions: Array.isArray(frame.mentions) ? frame.mentions : [],
       sentAt: frame.sent_at,
       body: frame.body || "",
       gifUrl: safeHttpUrl(frame.gif_url),
@@ -270,7 +315,9 @@ export class MessageList {
         if (quote) quote.after(body);
         else bubble.prepend(body);
       }
-      body.textContent = msg.body;
+      body.replaceChildren(...bodyNodes(msg.body, msg.mentions, this.meId));
+      const callsMe = !msg.mine && body.querySelector(".mention--me") !== null;
+      msg.item.classList.toggle("msg--mentions-me", callsMe);
     } else {
       body?.remove();
     }

@@ -38,6 +38,7 @@ const STATES = {
 };
 
 const TOAST_MS = 6000;
+const FLASH_MS = 1600;
 
 const root = document.getElementById("room");
 const log = root.querySelector("[data-log]");
@@ -328,10 +329,19 @@ if (composer) {
 
 enhanceLikeForms(root);
 client.start(initial);
-// Open where the member stopped reading when others wrote since (a little of what they had
-// read above it), else at the newest.
-const divider = placeDivider(list, initial, { lastReadSeq, meId });
-if (divider) {
+// Open at the message a link names (a notification: #msg-<seq>), else where the member stopped
+// reading when others wrote since (a little of what they had read above it), else at the newest.
+const linked = /^#msg-(\d+)$/.exec(location.hash);
+const anchor = linked ? list.items.get(Number(linked[1])) : null;
+const divider = anchor ? null : placeDivider(list, initial, { lastReadSeq, meId });
+if (anchor) {
+  anchor.scrollIntoView({ block: "center" });
+  anchor.focus({ preventScroll: true });
+  anchor.classList.add("msg--flash");
+  setTimeout(() => anchor.classList.remove("msg--flash"), FLASH_MS);
+  pinned = atBottom();
+  show(jump, !pinned);
+} else if (divider) {
   const context = Math.min(120, log.clientHeight / 4);
   log.scrollTop += divider.getBoundingClientRect().top - log.getBoundingClientRect().top - context;
   pinned = atBottom();
