@@ -1,5 +1,5 @@
-"""The Kafka events are a versioned contract: every record the app writes to chat.events and
-hakwon.events matches its JSON Schema in docs/schemas/."""
+"""The Kafka events are a versioned contract: every record the app writes to chat.events,
+hakwon.events and notifications.events matches its JSON Schema in docs/schemas/."""
 
 from __future__ import annotations
 
@@ -104,11 +104,15 @@ def said(sock, client_msg_id: str, **fields) -> dict:
     return message
 
 
-def test_every_event_on_both_topics_matches_its_schema(live):
+def test_every_event_on_every_topic_matches_its_schema(live):
     room, alice, bob = make_room(), make_user(), make_user()
     moderator = make_user(staff=True, is_superuser=True)
     with live.room_socket(room, alice) as a, live.room_socket(room, bob) as b:
-        target = said(a, "contract-1", body="계약", gif_url="https://g.test/a.gif")["event_id"]
+        # Both opened the room (they are members): the first message mentions bob, the
+        # second, bob's reply, notifies alice.
+        target = said(
+            a, "contract-1", body=f"계약 @{bob.nickname}", gif_url="https://g.test/a.gif"
+        )["event_id"]
         b.recv_type("chat.message")  # stored: it can be answered
         answer = said(b, "contract-2", body="답장", reply_to=target)
         assert answer["reply_to"]["event_id"] == target
@@ -140,15 +144,26 @@ def test_every_event_on_both_topics_matches_its_schema(live):
 
     checks, required = validators(), written_types()
     seen: set[str] = set()
+    mine = {alice.pk, bob.pk}
     deadline = time.monotonic() + 30
-    while not required <= seen and time.monotonic() < deadline:
-        chat = read_topic("chat")
-        for record in chat + read_topic("hakwon"):
+    while time.monotonic() < deadline:
+        chat, notices = read_topic("chat"), read_topic("notifications")
+        for record in chat + read_topic("hakwon") + notices:
             if record["type"] == "test.ping":  # written by the broker round-trip test
                 continue
             errors = [e.message for e in checks[record["type"]].iter_errors(record)]
             assert errors == [], (record, errors)
             seen.add(record["type"])
+        # A record published twice (outbox, retried relay batch) is the same record again.
+        notices = list(
+            {
+                (r["notification_id"], r.get("event_id")): r
+                for r in notices
+                if r.get("recipient_id") in mine
+            }.values()
+        )
+        if required <= seen and len(notices) >= 5:
+            break
     assert required <= seen, f"never saw {required - seen}"
 
     # This room's log, as the app wrote it: the new fields carry what was done.
@@ -161,3 +176,26 @@ def test_every_event_on_both_topics_matches_its_schema(live):
     assert [r["added"] for r in log[3:5]] == [True, False]
     assert [r["deleted_by"] for r in log[5:]] == ["author", "staff"]
     assert log[6]["actor"]["id"] == moderator.pk
+
+    # The five notifications, each through its real path: the relay writes chat's (no
+    # event_id), the outbox the title-hakwon's (an event_id of their own).
+    assert sorted(
+        (r["recipient_id"], r["kind"], "event_id" in r, r["count"]) for r in notices
+    ) == sorted(
+        [
+            (bob.pk, "mention", False, 1),
+            (alice.pk, "reply", False, 1),
+            (alice.pk, "comment_reply", True, 1),
+            (alice.pk, "comment_likes", True, 1),
+            (alice.pk, "award", True, 1),
+        ]
+    ), notices
+    by_kind = {r["kind"]: r for r in notices}
+    assert by_kind["mention"]["url"] == f"/rooms/{room.pk}/#msg-{numbered[0]['seq']}"
+    assert by_kind["mention"]["actor"] == {"id": alice.pk, "nickname": alice.display_name}
+    assert by_kind["reply"]["url"] == f"/rooms/{room.pk}/#msg-{numbered[1]['seq']}"
+    assert by_kind["reply"]["text"] == "답장"
+    assert by_kind["comment_reply"]["url"] == f"/hakwon/{today.pk}/#comment-{caption.pk}"
+    assert by_kind["comment_likes"]["text"] == "고친 캡션"  # the caption liked, as it was then
+    assert (by_kind["award"]["actor"], by_kind["award"]["text"]) == (None, "1등")
+    assert len({r["notification_id"] for r in notices}) == 5
