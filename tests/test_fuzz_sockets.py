@@ -18,7 +18,16 @@ its examples. After every frame:
   (a reaction that changes nothing is acknowledged and numbered for no one);
 - the watcher ends with the room's whole log, each ``seq`` once and in order, each one
   accounted for by an acknowledged message or change;
-- nothing stored holds a character the text rule refuses.
+- nothing stored holds a character the text rule refuses;
+- a valid ``chat.read`` or ``typing`` of a member (issue 14) is answered by silence: a probe
+  sent right behind it gets the next answer (``unknown_type``), never one for them; an invalid
+  one gets ``invalid_payload``, an anonymous one ``auth_required``; the member's read marker
+  ends between what the reads asked for and the room's newest ``seq``, and the watcher sees
+  ``room.typing`` at most once per 2 s per socket, never from an anonymous one;
+- the personal socket ``/ws/me/`` answers every frame of a member (``unknown_type``,
+  ``invalid_json``, ``too_large``, ``invalid_token`` or ``auth.ack``) and never closes, still
+  delivers the member's next notification after the fuzz and changes nothing stored; anonymous
+  ones, whatever they send or pass as a token, are closed with 4401.
 
 After every run a fresh message in a fresh room arrives within 5 s. Each test prints one
 ``fuzz:`` line with its volume (examples, frames, acks, error codes).
@@ -42,11 +51,14 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from rest_framework_simplejwt.tokens import AccessToken
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.changes import change_id_for
-from chat.models import ChatMessage, MessageChange, Reaction
+from chat.models import ChatMessage, ChatRoom, MessageChange, Reaction, RoomMember
+from comments import services as hakwon_services
 from comments.models import Comment, CommentLike
+from notifications.models import Notification
 from zzalu import text as text_rule
 
 from .conftest import make_comment, make_hakwon, make_room, make_user
@@ -67,7 +79,14 @@ from .ws import Socket
 pytestmark = pytest.mark.postgres
 
 # The chat member draws changes as well as sends (issue 13): twice the examples.
-EXAMPLES = {"member": 1000, "anonymous": 250, "chat member": 2000, "paths": 100}
+EXAMPLES = {
+    "member": 1000,
+    "anonymous": 250,
+    "chat member": 2000,
+    "paths": 100,
+    "me member": 400,
+    "me anonymous": 60,
+}
 REPLY_TIMEOUT = 10
 DELIVERY_TIMEOUT = 5
 MAX_FRAME = 16 * 1024
@@ -88,6 +107,12 @@ HAKWON_CODES = SOCKET_CODES | {"hakwon_closed", "already_liked", "not_liked", "n
 HAKWON_CODES |= {"nested_reply"}
 CHANGE_TYPES = ["chat.edit", "chat.delete", "chat.react", "chat.unreact"]
 CHAT_TYPES = ["chat.send", *CHANGE_TYPES]
+# Issue 14: frames a valid one of which gets no answer at all (docs/protocol.md).
+SILENT_TYPES = ["chat.read", "typing"]
+# The personal socket takes no frame of its own: every type is unknown but auth.refresh.
+ME_CODES = {"invalid_json", "unknown_type", "too_large", "invalid_token", "unavailable"}
+PROBE = '{"type": "fuzz.probe"}'
+TYPING_SECONDS = 2.0  # docs/protocol.md: typing reaches the room at most this often per socket
 HAKWON_TYPES = ["comment.create", "comment.like", "comment.unlike"]
 OTHER_TYPES = [
     "auth.refresh",
@@ -99,6 +124,11 @@ OTHER_TYPES = [
     "error",
     "comment.ack",
     "comment.created",
+    "chat.read",
+    "typing",
+    "room.typing",
+    "notification.created",
+    "notification.read",
     "",
 ]
 
@@ -185,6 +215,15 @@ bodies = st.one_of(
     clean_text, clean_text, any_text, sendable_text, st.text(min_size=1990, max_size=2010)
 )
 real_bodies = weighted((4, clean_text), (1, bodies))  # well-formed frames: mostly acked
+# chat.read's seq: around the room's log mostly, and everything a seq is not.
+read_seqs = weighted(
+    (6, st.integers(0, 60)),
+    (1, st.sampled_from([-1, 0, 2**63 - 1, 2**64 - 1, *HUGE_INTS])),
+    (1, st.integers()),
+    (1, st.floats() | st.sampled_from([3.0, -0.0, 1e20])),
+    (1, st.booleans() | st.none() | st.sampled_from(["1", "0x10", "\uff11", "", "-1", "1e3"])),
+    (1, any_text | json_values),
+)
 
 
 @st.composite
@@ -286,6 +325,7 @@ CHAT_FIELDS = {
     "reply_to": event_ids,
     "event_id": event_ids,
     "emoji": emojis,
+    "seq": read_seqs,
 }
 fresh_ids = st.uuids().map(lambda u: u.hex)
 real_chat_sends = st.builds(
@@ -326,7 +366,23 @@ real_chat_changes = st.one_of(
         }
     ),
 )
-real_chat_frames = weighted((2, real_chat_sends), (3, real_chat_changes))
+real_reads = weighted(
+    (4, st.fixed_dictionaries({"type": st.just("chat.read"), "seq": read_seqs})),
+    (
+        1,
+        st.fixed_dictionaries(
+            {"type": st.just("chat.read")},
+            optional={"seq": read_seqs, "client_msg_id": client_msg_ids, "room_id": json_values},
+        ),
+    ),
+)
+real_typing = st.fixed_dictionaries(
+    {"type": st.just("typing")},
+    optional={"body": bodies, "client_msg_id": client_msg_ids, "seq": read_seqs},
+)
+real_chat_frames = weighted(
+    (2, real_chat_sends), (3, real_chat_changes), (1, real_reads), (1, real_typing)
+)
 
 
 def hakwon_frames(comment_ids: list[int]) -> st.SearchStrategy:
@@ -359,10 +415,12 @@ class Peer:
     def __init__(self, name: str, open_socket: Callable[[], Socket]):
         self.name, self.open_socket = name, open_socket
         self.sock: Socket | None = None
+        self.opened = 0  # sockets opened so far (each has its own typing allowance)
 
     def get(self) -> Socket:
         if self.sock is None:
             self.sock = self.open_socket()
+            self.opened += 1
         return self.sock
 
     def drop(self) -> None:
@@ -416,6 +474,20 @@ class Peer:
         else:
             stats[reply["type"]] += 1
         return reply
+
+    def exchange_silent(self, frame: Any, replies: set[str], stats: Counter) -> None:
+        """Send a frame that must get no answer, and a probe right behind it: the next answer
+        is the probe's (frames are handled in order), so the frame got none and the socket
+        is alive."""
+        self.get().send_raw(wire(frame))
+        self.get().send_raw(PROBE)
+        stats["frames"] += 1
+        reply = self.reply(replies, frame)
+        assert reply["type"] == "error" and reply.get("code") == "unknown_type", (
+            f"{short(frame)} was answered: {reply}"
+        )
+        assert "fuzz.probe" in reply["detail"], f"{short(frame)} was answered: {reply}"
+        stats["silent"] += 1
 
 
 class Watcher:
@@ -497,12 +569,13 @@ def assert_up(live) -> None:
 
 def report(capsys, name: str, examples: int, stats: Counter, started: float) -> None:
     acks = sum(n for k, n in stats.items() if k.endswith("ack"))
+    silent = f", {stats['silent']} answered by silence" if stats["silent"] else ""
     codes = ", ".join(f"{k[6:]}={n}" for k, n in sorted(stats.items()) if k.startswith("error:"))
     kinds = ", ".join(f"{k[4:]}={n}" for k, n in sorted(stats.items()) if k.startswith("acc:"))
     with capsys.disabled():
         print(
             f"\nfuzz: {name}: {examples} examples/run, {stats['frames']} frames sent,"
-            f" {acks} acks{f' ({kinds})' if kinds else ''}, errors: {codes or 'none'}"
+            f" {acks} acks{f' ({kinds})' if kinds else ''}{silent}, errors: {codes or 'none'}"
             f" ({time.monotonic() - started:.1f}s)"
         )
 
@@ -728,19 +801,10 @@ class ChatRoomState:
             return {"invalid_payload", "deleted" if original.is_deleted else "ack"}
         if type_ not in CHANGE_TYPES:
             return None
-        client_msg_id, event_id = content.get("client_msg_id"), uuid_of(content.get("event_id"))
-        body = content.get("body")
-        body = "" if body is None else text_ok(body, text_rule.BODY)
-        emoji = text_ok(content.get("emoji"), text_rule.EMOJI)
-        if (
-            not isinstance(client_msg_id, str)
-            or not client_msg_id.strip()
-            or text_ok(client_msg_id, text_rule.CLIENT_MSG_ID) is None
-            or event_id is None
-            or (type_ == "chat.edit" and body is None)
-            or (type_ in ("chat.react", "chat.unreact") and not emoji)
-        ):
+        if not self.change_payload_ok(content):
             return {"invalid_payload"}
+        event_id = uuid_of(content["event_id"])
+        body = text_ok(content.get("body") or "", text_rule.BODY)
         message = self.message(event_id)
         if message is None:
             return {"not_found"}
@@ -757,6 +821,24 @@ class ChatRoomState:
         if age < self.window + WINDOW_MARGIN:
             answers.add("ack" if body or message.gif_url else "invalid_payload")
         return answers
+
+    def change_payload_ok(self, content: dict) -> bool:
+        """Whether a change frame's fields are well-formed (checked before anything else: a
+        retry of an applied change is recognized only after this, by client_msg_id and
+        target, whatever else the retry says)."""
+        type_ = content["type"]
+        client_msg_id, event_id = content.get("client_msg_id"), uuid_of(content.get("event_id"))
+        body = content.get("body")
+        body = "" if body is None else text_ok(body, text_rule.BODY)
+        emoji = text_ok(content.get("emoji"), text_rule.EMOJI)
+        return not (
+            not isinstance(client_msg_id, str)
+            or not client_msg_id.strip()
+            or text_ok(client_msg_id, text_rule.CLIENT_MSG_ID) is None
+            or event_id is None
+            or (type_ == "chat.edit" and body is None)
+            or (type_ in ("chat.react", "chat.unreact") and not emoji)
+        )
 
     def change_id(self, content: dict) -> str:
         return change_id_for(
@@ -860,12 +942,15 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
     started = time.monotonic()
     examples = EXAMPLES["chat member" if who == "member" else who]
     acked: dict[str, Any] = {}
+    reads = ReadLedger()
     with live.room_socket(room) as reading:
         watcher = Watcher(reading)
         state.seed(live, watcher)
 
         @fuzz_settings(examples)
-        @given(frame=frames(real_chat_frames, CHAT_TYPES, CHAT_FIELDS, real_weight=12))
+        @given(
+            frame=frames(real_chat_frames, CHAT_TYPES + SILENT_TYPES, CHAT_FIELDS, real_weight=12)
+        )
         @example(frame={"type": "chat.send", "client_msg_id": "x", "body": "a\x00b"})  # issue 10
         @example(frame={"type": "chat.send", "client_msg_id": "s", "body": "a\ud800b"})
         @example(
@@ -888,9 +973,21 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
             frame={"type": "chat.send", "client_msg_id": "p", "body": "답장",
                    "reply_to": Target("deleted", 0, "hex")}
         )  # fmt: skip
+        @example(frame={"type": "chat.read", "seq": 2**64 - 1})  # past any seq: the newest
+        @example(frame={"type": "chat.read", "seq": 3})  # then lower: never back
+        @example(frame={"type": "chat.read", "seq": -1})
+        @example(frame={"type": "chat.read", "seq": "5"})
+        @example(frame={"type": "chat.read", "seq": 2.0})
+        @example(frame={"type": "chat.read", "seq": True})
+        @example(frame={"type": "chat.read"})
+        @example(frame={"type": "typing", "body": "a\x00b"})
         def exchange(frame):
             frame = resolve(frame, state.event_id)
             content = parsed(frame)
+            if content is not None and content["type"] in SILENT_TYPES:
+                silent_exchange(peer, who, content, frame, stats, reads, room)
+                assert_up(live)
+                return
             expected = None
             if content is not None and content["type"] in CHAT_TYPES:
                 expected = {"auth_required"} if who != "member" else state.answers(content)
@@ -899,7 +996,7 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
                 who == "member"
                 and content is not None
                 and content["type"] in CHANGE_TYPES
-                and expected != {"invalid_payload"}
+                and state.change_payload_ok(content)
             ):
                 before = state.stored_change(content)
                 if before is not None and str(before.message.event_id) == uuid_of(
@@ -933,11 +1030,13 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
         try:
             exchange()
         finally:
-            peer.drop()
+            peer.drop()  # closing flushes the read marker the socket held back
             report(capsys, f"chat socket, {who}", examples, stats, started)
         watcher.assert_each_once()
         room.refresh_from_db()
         watcher.assert_whole_log(room.last_seq)
+        reads.assert_typing_seen(reading.received, member if who == "member" else None, peer)
+        reads.assert_marker(room, member)
         assert_catch_up_replays(live, room, watcher.frames)
     stored = Counter(
         str(e) for e in ChatMessage.objects.filter(room=room).values_list("event_id", flat=True)
@@ -947,6 +1046,82 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
     state.assert_reactions_as_acknowledged()
     state.assert_stored_text_keeps_the_rule()
     assert_fresh_room_delivers(live)
+
+
+class ReadLedger:
+    """What the fuzzed socket's valid ``chat.read`` and ``typing`` frames asked for."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.highest: int | None = None  # the highest seq a valid chat.read asked for
+        self.tail_then = 0  # the room's newest seq when that chat.read went out
+        self.typing = 0  # valid typing frames sent
+
+    def read(self, seq: int, room) -> None:
+        if self.highest is None or seq > self.highest:
+            self.highest = seq
+            self.tail_then = ChatRoom.objects.values_list("last_seq", flat=True).get(pk=room.pk)
+
+    def assert_marker(self, room, member) -> None:
+        """The marker moved to what was asked (at least to the room's newest seq then) and
+        never past the room's newest seq or what was asked; without a valid read it stayed
+        where joining put it (the seed's first socket joined the room when it was empty)."""
+        marker = RoomMember.objects.filter(room=room, user=member)
+        if self.highest is None:
+            assert marker.values_list("last_read_seq", flat=True).first() in (None, 0)
+            return
+        low = min(self.highest, self.tail_then)
+        deadline = time.monotonic() + DELIVERY_TIMEOUT
+        while (got := marker.values_list("last_read_seq", flat=True).get()) < low:
+            assert time.monotonic() < deadline, f"marker {got}, asked {self.highest} ({low})"
+            time.sleep(0.1)
+        room.refresh_from_db()
+        assert got <= min(self.highest, room.last_seq), (got, self.highest, room.last_seq)
+
+    def assert_typing_seen(self, received: list[dict], member, peer: Peer) -> None:
+        """room.typing came for the member only, at most once per TYPING_SECONDS per socket,
+        and at least once when they typed."""
+        seen = [f for f in received if f["type"] == "room.typing"]
+        if member is None:
+            assert seen == [], seen[:3]
+            return
+        assert all(
+            f == {"type": "room.typing", "user": {"id": member.pk, "nickname": member.display_name}}
+            for f in seen
+        ), seen[:3]
+        elapsed = time.monotonic() - self.started
+        assert len(seen) <= min(self.typing, peer.opened * (elapsed / TYPING_SECONDS + 1)), (
+            len(seen), self.typing, peer.opened, elapsed,
+        )  # fmt: skip
+        if self.typing:
+            assert seen, f"{self.typing} typing frames, none reached the room"
+
+
+def silent_exchange(
+    peer: Peer, who: str, content: dict, frame: Any, stats: Counter, reads: ReadLedger, room
+) -> None:
+    """A ``chat.read`` or ``typing`` frame (issue 14, docs/protocol.md): anonymous sockets get
+    ``auth_required``; a member's typing, and chat.read with a non-negative integer seq, get
+    no answer; any other seq gets ``invalid_payload``."""
+    seq = content.get("seq")
+    if who != "member":
+        code = "auth_required"
+    elif content["type"] == "typing" or (
+        isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0
+    ):
+        code = None
+    else:
+        code = "invalid_payload"
+    stats[f"acc:{content['type']} {code or 'silent'}"] += 1
+    if code is None:
+        if content["type"] == "chat.read":
+            reads.read(seq, room)
+        else:
+            reads.typing += 1
+        peer.exchange_silent(frame, {"error", "chat.ack"}, stats)
+        return
+    reply = peer.exchange(frame, {"error", "chat.ack"}, CHAT_CODES, stats)
+    assert reply.get("code") == code, f"{short(frame)} got {reply}; expected {code}"
 
 
 def check_send(frame: Any, content: dict, ack: dict, watcher: Watcher) -> None:
@@ -990,24 +1165,26 @@ def assert_catch_up_replays(live, room, live_frames: list[dict]) -> None:
             assert now == was, f"replayed {now}, announced {was}"
 
 
+ME_PATH = "/ws/me/"  # anonymous: closed with 4401 (there is nobody to notify)
 SOCKET_PATHS = st.one_of(
     st.builds(
         lambda kind, n: f"/ws/{kind}/{n}/",
-        st.sampled_from(["rooms", "hakwons"]),
+        st.sampled_from(["rooms", "hakwons", "me"]),
         st.one_of(st.sampled_from([0, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]), st.integers(0)),
     ),
     st.builds(
         lambda kind, tail: f"/ws/{kind}/{tail}",
-        st.sampled_from(["rooms", "hakwons", "direct", "nope", "rooms/1/extra"]),
+        st.sampled_from(["rooms", "hakwons", "direct", "nope", "rooms/1/extra", "me"]),
         st.text("abc-1/.", max_size=12),
     ),
     st.sampled_from(["/ws/", "/", "/ws", "/api/rooms/", "/healthz", "/ws/rooms/-1/", "/admin/"]),
+    st.sampled_from([ME_PATH, "/ws/me", "/ws/me//", "/ws/ME/", "/ws/me/me/", "/ws/me/../"]),
 )
 
 
 def test_any_socket_path_is_refused_or_served_cleanly(live, capsys):
     """An unknown path or id: HTTP 403/404 at the handshake or a documented close (4404),
-    never an HTTP 500 or a 1011 close."""
+    never an HTTP 500 or a 1011 close; ``/ws/me/`` without a member: 4401."""
     stats: Counter = Counter()
     started = time.monotonic()
 
@@ -1025,13 +1202,167 @@ def test_any_socket_path_is_refused_or_served_cleanly(live, capsys):
         with sock:
             code = sock.close_code(timeout=2)
         stats[f"error:close {code}"] += 1
-        assert code in (4404, None), f"{path}: closed with {code}"
+        if path == ME_PATH:
+            assert code == 4401, f"{path}: closed with {code}"
+        else:
+            assert code in (4404, None), f"{path}: closed with {code}"
         assert_up(live)
 
     try:
         connect()
     finally:
         report(capsys, "socket paths", EXAMPLES["paths"], stats, started)
+
+
+# --- the personal socket, /ws/me/ (issue 14) -----------------------------------------------
+
+
+def me_answer(frame: Any, tokens: set[str]) -> str:
+    """What the personal socket answers a frame (docs/protocol.md): it takes no type of its
+    own, so everything is an error but a refresh with a valid token of its member."""
+    raw = wire(frame)
+    if (len(raw) if isinstance(raw, bytes) else len(raw.encode())) > MAX_FRAME:
+        return "too_large"
+    if isinstance(raw, bytes):
+        return "invalid_json"
+    try:
+        content = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "invalid_json"
+    if not isinstance(content, dict):
+        return "invalid_json"
+    if not isinstance(content.get("type"), str):
+        return "unknown_type"
+    if content["type"] == "auth.refresh":
+        token = content.get("token")
+        return "auth.ack" if isinstance(token, str) and token in tokens else "invalid_token"
+    return "unknown_type"
+
+
+ME_TYPES = [
+    "notification.read",
+    "notification.created",
+    "notification.unread",
+    "notifications.read",
+    "chat.read",
+    "typing",
+    "auth.refresh",
+    "user.frame",  # the group message type: never a client's
+    "ping",
+]
+
+
+def me_frames(tokens: list[str]) -> st.SearchStrategy:
+    token = st.sampled_from(tokens) | any_text | json_values
+    ids = st.lists(st.integers() | st.sampled_from(HUGE_INTS) | json_values, max_size=5)
+    real = st.one_of(
+        st.fixed_dictionaries(
+            {"type": st.sampled_from(ME_TYPES)},
+            optional={"ids": ids, "all": st.booleans() | json_values, "seq": read_seqs},
+        ),
+        st.fixed_dictionaries({"type": st.just("auth.refresh")}, optional={"token": token}),
+        st.fixed_dictionaries({"type": st.just("user.frame"), "frame": st.just(PROBE)}),
+    )
+    fields = {"ids": ids, "all": st.booleans(), "token": token, "frame": any_text}
+    return frames(real, ME_TYPES, fields)
+
+
+def test_the_personal_socket_answers_every_frame_of_a_member(live, capsys):
+    """A member's ``/ws/me/`` answers every frame with the error it calls for (or auth.ack),
+    never closes, changes nothing stored and still delivers the next notification."""
+    member, fan = make_user(), make_user()
+    caption = make_comment(hakwon=make_hakwon(), author=member, content="알림 받을 캡션")
+    unread = Notification.objects.create(
+        notification_id=uuid.uuid4(), recipient=member, kind="mention", text="읽지 않음",
+        url="/rooms/1/", created_at=timezone.now(), updated_at=timezone.now(),
+    )  # fmt: skip
+    tokens = [str(AccessToken.for_user(member)), str(AccessToken.for_user(fan)), "x.y.z", ""]
+    valid = {tokens[0]}
+    peer = Peer("me", lambda: live.me_socket(member))
+    stats: Counter = Counter()
+    started = time.monotonic()
+    examples = EXAMPLES["me member"]
+
+    @fuzz_settings(examples)
+    @given(frame=me_frames(tokens))
+    @example(frame={"type": "notification.read", "all": True})
+    @example(frame={"type": "notification.read", "ids": [unread.pk]})
+    @example(frame={"type": "user.frame", "frame": PROBE})
+    @example(frame={"type": "auth.refresh", "token": tokens[0]})
+    @example(frame={"type": "auth.refresh", "token": tokens[1]})
+    def exchange(frame):
+        expected = me_answer(frame, valid)
+        reply = peer.exchange(frame, {"error", "auth.ack"}, ME_CODES, stats)
+        answer = "auth.ack" if reply["type"] == "auth.ack" else reply["code"]
+        assert answer in {expected, "unavailable"}, f"{short(frame)} got {reply}; not {expected}"
+        assert_up(live)
+
+    try:
+        exchange()
+        sock = peer.get()  # the socket the fuzz used, still open
+        hakwon_services.reply_create(parent=caption, author=fan, content="아직 들려요?")
+        created = sock.recv_type("notification.created", timeout=DELIVERY_TIMEOUT * 2)
+        assert created["notification"]["text"] == "아직 들려요?", created
+        assert created["unread"] == 2, created
+    finally:
+        assert peer.opened == 1, f"the socket was lost {peer.opened - 1} times"
+        peer.drop()
+        report(capsys, "personal socket, member", examples, stats, started)
+    unread.refresh_from_db()
+    assert unread.read_at is None, "a socket frame marked a notification read"
+
+
+ANONYMOUS_TOKENS = st.one_of(
+    st.none(),
+    st.sampled_from(["", "x.y.z", "null", "Bearer", "a" * 2000]),
+    sendable_text,
+)
+
+
+def test_the_personal_socket_closes_anonymous_ones_with_4401(live, capsys):
+    """Whatever an anonymous socket passes as a token (none, junk, expired, a deleted
+    member's) or sends, ``/ws/me/`` closes it with 4401 and sends it nothing else."""
+    ghost = make_user()
+    ghosts = str(AccessToken.for_user(ghost))
+    ghost.delete()
+    expired = AccessToken.for_user(make_user())
+    expired.set_exp(lifetime=-timedelta(minutes=1))
+    stats: Counter = Counter()
+    started = time.monotonic()
+    examples = EXAMPLES["me anonymous"]
+
+    @fuzz_settings(examples)
+    @given(
+        token=ANONYMOUS_TOKENS | st.sampled_from([ghosts, str(expired)]),
+        frame=st.none() | me_frames(["x.y.z"]),
+    )
+    def connect(token, frame):
+        stats["frames"] += 1
+        query = {} if token is None else {"token": token}
+        try:
+            sock = Socket(live.socket_url(ME_PATH, **query))
+        except InvalidStatus as exc:  # a token too long for a request line: refused before
+            stats[f"error:http {exc.response.status_code}"] += 1
+            assert exc.response.status_code in (400, 403, 414), exc.response.status_code
+            return
+        with sock:
+            if frame is not None:
+                try:
+                    sock.send_raw(wire(frame))
+                except ConnectionClosed:
+                    pass
+            code = sock.close_code(timeout=REPLY_TIMEOUT)
+        stats[f"error:close {code}"] += 1
+        assert code == 4401, f"token {short(token)}: closed with {code}"
+        kinds = {f["type"] for f in sock.received}
+        assert kinds <= {"closing", "error"}, f"an anonymous socket was sent {sock.received}"
+        assert [f["code"] for f in sock.received if f["type"] == "closing"] == [4401]
+        assert_up(live)
+
+    try:
+        connect()
+    finally:
+        report(capsys, "personal socket, anonymous", examples, stats, started)
 
 
 # --- found by the fuzz -----------------------------------------------------------------------
