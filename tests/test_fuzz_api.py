@@ -13,29 +13,44 @@ the problem (a field it was sent or ``detail``); a page answers 200 (the form ag
 or a 4xx; nothing stored anywhere holds a character the text rule refuses (PostgreSQL cannot
 store NUL at all, so one would have been a 500). Each test prints a ``fuzz:`` line with its
 volume.
+
+Issue 14's endpoints get oracles of their own: ``POST /api/notifications/read/`` marks exactly
+the member's notifications it names (or all of them) and never another member's, whatever ids
+it is sent; ``POST /api/rooms/<id>/read/`` moves the marker to what was asked, never back and
+never past the room's newest ``seq``; ``GET /api/notifications/`` (any ``cursor``),
+``GET /api/rooms/`` (any ``mine``, ``search``, ``ordering``, ``page``) and
+``GET /api/rooms/<id>/presence/`` answer only their documented statuses, with the member's own
+rows only.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 from typing import Any, NamedTuple
-from urllib.parse import quote_from_bytes
+from urllib.parse import parse_qs, quote_from_bytes
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
-from chat.models import ChatRoom, Tag
-from chat.services import room_like
+from chat import events as chat_events
+from chat.models import ChatRoom, RoomMember, Tag
+from chat.services import IncomingMessage, message_store_batch, room_join, room_like
 from comments.models import Comment
 from comments.services import comment_like, reply_create
+from notifications.models import Notification
 
 from .conftest import make_comment, make_hakwon, make_room, make_user
 from .fuzz import (
@@ -192,6 +207,26 @@ def report(capsys, name: str, examples: int, stats: Counter, started: float) -> 
         )
 
 
+def assert_answer(web, sent: str, status: int, content_type: str, body: bytes, keys: set[str]):
+    """Never a 5xx; a 2xx, or a 4xx whose JSON names the problem (a field it was sent, or
+    ``detail``)."""
+    assert status < 500, f"{sent} -> {status}\n{web.log_tail(30)}"
+    assert 200 <= status < 300 or 400 <= status < 500, status
+    if status == 204:
+        assert not body
+    elif 200 <= status < 300:
+        answer = json.loads(body)
+        assert not has_forbidden(answer), f"answered with refused text: {answer!r}"
+    else:
+        assert content_type.startswith("application/json"), (status, content_type, body)
+        problem = json.loads(body)
+        assert isinstance(problem, dict) and problem, (status, problem)
+        if status == 400:
+            assert set(problem) <= keys, f"400 names no field it was sent: {problem}"
+        else:
+            assert problem.get("detail"), (status, problem)
+
+
 # --- the API -----------------------------------------------------------------------------------
 
 
@@ -205,12 +240,12 @@ def open_web(stack):
     web.stop()
 
 
-def call(web, method: str, path: str, request: Request, token: str | None):
-    headers = {"Content-Type": request.content_type}
+def call(web, method: str, path: str, request: Request | None, token: str | None):
+    headers = {"Content-Type": request.content_type} if request else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     sent = urllib.request.Request(
-        web.http + path, data=request.body, method=method, headers=headers
+        web.http + path, data=request and request.body, method=method, headers=headers
     )
     try:
         with urllib.request.urlopen(sent, timeout=30) as response:
@@ -283,27 +318,373 @@ def test_write_endpoint_survives_arbitrary_bodies(
         stats["requests"] += 1
         stats[str(status)] += 1
         sent = f"{method} {target} {request.content_type} {short(request.body)}"
-        assert status < 500, f"{sent} -> {status}\n{open_web.log_tail(30)}"
-        assert 200 <= status < 300 or 400 <= status < 500, status
-        if status == 204:
-            assert not body
-        elif 200 <= status < 300:
-            answer = json.loads(body)
-            assert not has_forbidden(answer), f"answered with refused text: {answer!r}"
-        else:
-            assert content_type.startswith("application/json"), (status, content_type, body)
-            problem = json.loads(body)
-            assert isinstance(problem, dict) and problem, (status, problem)
-            if status == 400:
-                assert set(problem) <= allowed_keys, f"400 names no field it was sent: {problem}"
-            else:
-                assert problem.get("detail"), (status, problem)
+        assert_answer(open_web, sent, status, content_type, body, allowed_keys)
         assert_nothing_stored_breaks_the_rule(before)
 
     try:
         send()
     finally:
         report(capsys, f"API {method} {path}", API_EXAMPLES, stats, started)
+
+
+# --- issue 14: notifications, read markers, presence ---------------------------------------
+
+READ_EXAMPLES = 150
+GET_EXAMPLES = 150
+
+
+def make_notification(recipient, n: int = 0) -> Notification:
+    now = timezone.now()
+    return Notification.objects.create(
+        notification_id=uuid.uuid4(), recipient=recipient, kind="mention", text=f"알림 {n}",
+        url=f"/rooms/1/#msg-{n}", created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+def seed_messages(room, sender, count: int) -> None:
+    """Stored messages, numbered as the relay numbers them."""
+    message_store_batch(
+        items=[
+            IncomingMessage(
+                chat_events.message_record(
+                    event_id=str(uuid.uuid4()),
+                    room_id=room.pk,
+                    sender=sender.public_profile,
+                    body=f"메시지 {i}",
+                    gif_url=None,
+                    client_msg_id=uuid.uuid4().hex,
+                    sent_at=timezone.now(),
+                )
+            )
+            for i in range(count)
+        ]
+    )
+
+
+def json_object(request: Request) -> dict | None:
+    """The object DRF reads from a JSON request (the last of repeated keys), else None."""
+    if request.content_type != "application/json":
+        return None
+    try:
+        value = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def drf_int(value: Any) -> int | None:
+    """What DRF's IntegerField makes of a value (it accepts "7", 7.0 and "7.0"), or None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    try:
+        return int(re.sub(r"\.0*\s*$", "", str(value)))
+    except ValueError:
+        return None
+
+
+def test_marking_notifications_read_never_touches_another_members(live, open_web, capsys):
+    """``{"ids": [...]}`` marks the member's notifications it names, ``{"all": true}`` all of
+    them; another member's ids (and unknown, huge, negative or mistyped ones) mark nothing."""
+    member, other = make_user(), make_user()
+    own = [make_notification(member, n) for n in range(4)]
+    theirs = [make_notification(other, n) for n in range(3)]
+    own_ids, their_ids = [n.pk for n in own], [n.pk for n in theirs]
+    one_id = weighted(
+        (4, st.sampled_from(own_ids + their_ids)),
+        (1, st.sampled_from([0, -1, their_ids[0] + 1000, *HUGE_INTS])),
+        (1, st.integers()),
+        (1, st.sampled_from(["1", f"{own_ids[0]}", f"{their_ids[0]}.0", " 2 ", "x", 1.5])),
+        (1, st.sampled_from([float(own_ids[1]), True, None, [own_ids[0]], {"id": 1}])),
+    )
+    fields = {
+        "ids": st.one_of(
+            st.lists(one_id, min_size=1, max_size=6),
+            st.lists(st.sampled_from(own_ids + their_ids), min_size=1, max_size=3),
+            st.lists(st.integers(1, 2**40), min_size=495, max_size=505),  # around the cap, 500
+            st.just([]),
+            wrong_types(st.just([own_ids[0]])),
+        ),
+        "all": st.one_of(st.booleans(), st.sampled_from(["true", "false", "1", 0, "yes", None])),
+    }
+    token = str(AccessToken.for_user(member))
+    allowed_keys = {*fields, "detail", "code", "non_field_errors"}
+    stats: Counter = Counter()
+    started = time.monotonic()
+    mine = Notification.objects.filter(recipient=member)
+
+    @fuzz_settings(READ_EXAMPLES)
+    @given(request=requests(fields))
+    def send(request):
+        mine.update(read_at=None)
+        status, content_type, body = call(
+            open_web, "POST", "/api/notifications/read/", request, token
+        )
+        stats["requests"] += 1
+        stats[str(status)] += 1
+        sent = f"POST /api/notifications/read/ {request.content_type} {short(request.body)}"
+        assert_answer(open_web, sent, status, content_type, body, allowed_keys)
+        assert status in (200, 400, 415), f"{sent} -> {status}"
+        marked = Notification.objects.filter(pk__in=their_ids, read_at__isnull=False)
+        assert not marked.exists(), f"{sent} marked another member's notifications read"
+        read = set(mine.filter(read_at__isnull=False).values_list("pk", flat=True))
+        if status != 200:
+            assert not read, f"{sent} -> {status}, yet marked {read}"
+            return
+        assert json.loads(body) == {"unread": len(own_ids) - len(read)}, (sent, body)
+        sent_object = json_object(request)
+        if sent_object is None:
+            return
+        ids = sent_object.get("ids")
+        if ids == [] and read == set():
+            # {"ids": [], "all": true} passes as "all" and marks nothing:
+            # test_all_with_an_empty_ids_list_marks_everything_read.
+            stats["known: empty ids with all"] += 1
+            return
+        if isinstance(ids, list) and ids:  # the ids way (the serializer takes one way only)
+            named = {drf_int(v) for v in ids}
+            assert read <= named & set(own_ids), f"{sent}: marked {read}"
+            exact = {v for v in ids if type(v) is int}
+            assert read >= exact & set(own_ids), f"{sent}: marked only {read}"
+        else:
+            assert read == set(own_ids), f"{sent}: all, but marked {read}"
+
+    try:
+        send()
+    finally:
+        report(capsys, "API POST /api/notifications/read/", READ_EXAMPLES, stats, started)
+
+
+def test_a_room_read_marker_moves_as_asked_never_back_never_past_the_end(live, open_web, capsys):
+    member, sender = make_user(), make_user()
+    joined, fresh, empty = make_room(), make_room(), make_room()
+    for room in (joined, fresh):
+        seed_messages(room, sender, 6)
+    room_join(room_id=joined.pk, user=member)
+    RoomMember.objects.filter(room=joined, user=member).update(last_read_seq=2)
+    rooms = {r.pk: r for r in (joined, fresh, empty)}
+    seqs = st.one_of(
+        st.integers(0, 8),
+        st.integers(0, 8),
+        st.sampled_from([-1, 2**63 - 1, 2**63, *HUGE_INTS]),
+        st.integers(),
+        st.sampled_from(["3", "3.0", 3.0, 3.5, "", " 4 ", "0x10", True, None]),
+        any_text,
+        json_values,
+    )
+    fields = {"seq": seqs}
+    token = str(AccessToken.for_user(member))
+    allowed_keys = {*fields, "detail", "code", "non_field_errors"}
+    stats: Counter = Counter()
+    started = time.monotonic()
+
+    def marker(room_id: int) -> int | None:
+        return (
+            RoomMember.objects.filter(room_id=room_id, user=member)
+            .values_list("last_read_seq", flat=True)
+            .first()
+        )
+
+    @fuzz_settings(READ_EXAMPLES)
+    @given(
+        request=requests(fields),
+        room_id=st.sampled_from([*rooms, *ODD_IDS, -1]),
+    )
+    def send(request, room_id):
+        before = marker(room_id) if room_id in rooms else None
+        path = f"/api/rooms/{room_id}/read/"
+        status, content_type, body = call(open_web, "POST", path, request, token)
+        stats["requests"] += 1
+        stats[str(status)] += 1
+        sent = f"POST {path} {request.content_type} {short(request.body)}"
+        assert_answer(open_web, sent, status, content_type, body, allowed_keys)
+        assert status in (200, 400, 404, 415), f"{sent} -> {status}"
+        if room_id not in rooms:
+            assert status != 200, f"{sent} -> {status}"
+            return
+        after = marker(room_id)
+        if status != 200:
+            assert after == before, f"{sent} -> {status}, yet the marker moved {before}->{after}"
+            return
+        last_seq = ChatRoom.objects.values_list("last_seq", flat=True).get(pk=room_id)
+        assert json.loads(body) == {"room_id": room_id, "last_read_seq": after}, (sent, body)
+        start = last_seq if before is None else before  # joining reads everything so far
+        assert start <= after <= last_seq, f"{sent}: {before} -> {after} of {last_seq}"
+        seq = (json_object(request) or {}).get("seq")
+        if type(seq) is int:
+            assert after == max(start, min(seq, last_seq)), f"{sent}: {before} -> {after}"
+
+    try:
+        send()
+    finally:
+        report(capsys, "API POST /api/rooms/<id>/read/", READ_EXAMPLES, stats, started)
+
+
+def cursor(draw_text: str) -> str:
+    return base64.b64encode(draw_text.encode("utf-8", "surrogatepass")).decode()
+
+
+# Cursors: DRF's are base64 of a query string o (offset), r (reverse), p (position).
+cursor_tokens = st.builds(
+    lambda pairs: "&".join(f"{k}={v}" for k, v in pairs),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["o", "r", "p", "x"]),
+            st.one_of(
+                st.sampled_from(["0", "1", "-1", "99999999999", "2026-01-01 00:00:00+00:00"]),
+                st.sampled_from(["2026-01-01T00:00:00Z", "garbage", "", "10**30", "\x00"]),
+                sendable_text,
+            ),
+        ),
+        max_size=3,
+    ),
+)
+cursors = st.one_of(
+    cursor_tokens.map(cursor),
+    sendable_text,
+    st.sampled_from(["", "=", "bm9wZQ", "!!!", "cD0=", "bz0xMDAwMDAwMDA="]),
+)
+
+
+def cursor_position_is_not_a_time(params: list[tuple[str, str]]) -> bool:
+    """Whether the request's cursor (the last one, as DRF reads it) decodes, as DRF decodes
+    it, to a position (``p``) that is not a date or time."""
+    encoded = dict(params).get("cursor")
+    if encoded is None:
+        return False
+    try:
+        querystring = base64.b64decode(encoded.encode("ascii")).decode("ascii")
+        tokens = parse_qs(querystring, keep_blank_values=True)
+        int(tokens.get("o", ["0"])[0]), int(tokens.get("r", ["0"])[0])
+    except (TypeError, ValueError):
+        return False  # DRF answers 404 Invalid cursor
+    position = tokens.get("p", [None])[0]
+    if position is None:
+        return False
+    try:
+        return parse_datetime(position) is None and parse_date(position) is None
+    except ValueError:
+        return True
+
+
+def get(web, path: str, params: list[tuple[str, str]], token: str | None):
+    query = form_encode(params).decode()
+    return call(web, "GET", f"{path}?{query}" if query else path, None, token)
+
+
+@pytest.mark.parametrize("who", ["member", "anonymous"])
+def test_the_notification_inbox_takes_any_cursor(live, open_web, capsys, who):
+    """Any ``cursor``: the member's own page (200) or 404 ``Invalid cursor``; anonymous: 401."""
+    member, other = make_user(), make_user()
+    own = {make_notification(member, n).pk for n in range(25)}  # two pages
+    make_notification(other)
+    token = str(AccessToken.for_user(member)) if who == "member" else None
+    stats: Counter = Counter()
+    started = time.monotonic()
+    real: list[str] = []  # cursors the API handed out, to send back (tampered or not)
+    _, _, body = get(open_web, "/api/notifications/", [], token)
+    if who == "member":
+        real.append(re.search(r"cursor=([^&]+)", json.loads(body)["next"]).group(1))
+
+    @fuzz_settings(GET_EXAMPLES)
+    @given(
+        params=st.lists(
+            st.tuples(
+                st.sampled_from(["cursor", "cursor", "page", "ordering", "limit"]),
+                weighted((3, cursors), (1, st.sampled_from(real or ["x"]))),
+            ),
+            max_size=3,
+        )
+    )
+    def send(params):
+        status, content_type, body = get(open_web, "/api/notifications/", params, token)
+        stats["requests"] += 1
+        stats[str(status)] += 1
+        sent = f"GET /api/notifications/ {params!r}"
+        if status == 500 and who == "member" and cursor_position_is_not_a_time(params):
+            # test_a_cursor_whose_position_is_not_a_time_is_a_404
+            stats["known: 500 for a cursor position that is not a time"] += 1
+            return
+        assert_answer(open_web, sent, status, content_type, body, {"detail", "code"})
+        if who == "anonymous":
+            assert status == 401, f"{sent} -> {status}"
+            return
+        assert status in (200, 404), f"{sent} -> {status}"
+        if status == 200:
+            page = json.loads(body)
+            assert {n["id"] for n in page["results"]} <= own, f"{sent}: someone else's"
+            assert len(page["results"]) <= 20 and page["unread"] == len(own), page["unread"]
+
+    try:
+        send()
+    finally:
+        report(capsys, f"API GET /api/notifications/ ({who})", GET_EXAMPLES, stats, started)
+
+
+@pytest.mark.parametrize("who", ["member", "anonymous"])
+def test_the_room_list_mine_filter_and_presence_take_any_query(live, open_web, capsys, who):
+    """``GET /api/rooms/`` with any ``mine``, ``search``, ``ordering``, ``page``: 200 (a member's
+    ``?mine=1`` lists only rooms they joined, with unread counts; anonymous readers get no
+    counts), 400 (a search the text rule refuses), 404 (no such page), 401 (anonymous
+    ``mine``); ``GET /api/rooms/<id>/presence/``: 200 or 404."""
+    member, sender = make_user(), make_user()
+    joined, other = make_room(), make_room()
+    seed_messages(joined, sender, 3)
+    room_join(room_id=joined.pk, user=member)
+    token = str(AccessToken.for_user(member)) if who == "member" else None
+    stats: Counter = Counter()
+    started = time.monotonic()
+    values = st.one_of(
+        st.sampled_from(["1", "true", "0", "false", "True", "yes", "", "1 ", "\uff12"]),
+        sendable_text,
+        st.sampled_from([str(n) for n in HUGE_INTS]),
+    )
+
+    @fuzz_settings(GET_EXAMPLES)
+    @given(
+        params=st.lists(
+            st.tuples(st.sampled_from(["mine", "mine", "search", "ordering", "page"]), values),
+            max_size=4,
+        ),
+        room_id=st.sampled_from([joined.pk, other.pk, *ODD_IDS[:4]]),
+    )
+    def send(params, room_id):
+        status, content_type, body = get(open_web, "/api/rooms/", params, token)
+        stats["requests"] += 1
+        stats[f"list {status}"] += 1
+        sent = f"GET /api/rooms/ {params!r}"
+        assert_answer(open_web, sent, status, content_type, body, {"search", "detail", "code"})
+        # The view reads the last of repeated parameters, as Django's QueryDict.get does.
+        mine = dict(params).get("mine") in ("1", "true")
+        if who == "anonymous" and mine:
+            assert status == 401, f"{sent} -> {status}"
+        else:
+            assert status in (200, 400, 404), f"{sent} -> {status}"
+        if status == 200:
+            results = json.loads(body)["results"]
+            for room in results:
+                if who == "anonymous" or room["id"] != joined.pk:
+                    assert room["unread"] is None, (sent, room)
+                else:
+                    assert room["unread"] == 0, (sent, room)  # joined after the messages
+            if mine:
+                assert {r["id"] for r in results} <= {joined.pk}, (sent, results)
+
+        path = f"/api/rooms/{room_id}/presence/"
+        status, content_type, body = get(open_web, path, params[:1], token)
+        stats[f"presence {status}"] += 1
+        assert_answer(open_web, f"GET {path}", status, content_type, body, {"detail", "code"})
+        assert status == (200 if room_id in (joined.pk, other.pk) else 404), (path, status)
+        if status == 200:
+            presence = json.loads(body)
+            assert set(presence) == {"members", "anonymous"}, presence
+            assert presence["members"] == [] and presence["anonymous"] == 0, presence
+
+    try:
+        send()
+    finally:
+        report(capsys, f"API GET /api/rooms/ and presence ({who})", GET_EXAMPLES, stats, started)
 
 
 # --- the page forms ----------------------------------------------------------------------------
@@ -393,3 +774,38 @@ def test_page_form_survives_arbitrary_posts(live, capsys, path, fields, good, wh
         post()
     finally:
         report(capsys, f"page {path}", FORM_EXAMPLES, stats, started)
+
+
+# --- found by the fuzz -----------------------------------------------------------------------
+
+
+def test_a_cursor_whose_position_is_not_a_time_is_a_404(live, open_web):
+    """A cursor is opaque, but a client can send any: DRF answers 404 ``Invalid cursor`` for
+    one it cannot decode, and should for one whose position is not a time. ``cD00`` is
+    base64 of ``p=4``: the inbox filters ``updated_at < "4"``, Django raises ValidationError,
+    and the API answers 500 (notifications/apis.py, InboxPagination)."""
+    member = make_user()
+    make_notification(member)
+    token = str(AccessToken.for_user(member))
+    for position in ("4", "garbage", "2026-13-45"):
+        cursor = base64.b64encode(f"p={position}".encode()).decode()
+        status, _, _ = get(open_web, "/api/notifications/", [("cursor", cursor)], token)
+        assert status == 404, f"?cursor={cursor} (p={position}) -> {status}"
+
+
+def test_all_with_an_empty_ids_list_marks_everything_read(live, open_web):
+    """``{"ids": [], "all": true}`` passes the serializer as "all" (an empty ``ids`` counts as
+    absent), but the view takes ``ids`` = [] as the list to mark: nothing is marked, the answer
+    is 200 with the same unread count, and other pages hear ``notification.read`` with
+    ``ids: []`` (notifications/apis.py, NotificationReadApi.post: ``validated_data.get("ids")``).
+    Either all are marked or the request is a 400."""
+    member = make_user()
+    for n in range(2):
+        make_notification(member, n)
+    token = str(AccessToken.for_user(member))
+    request = Request("application/json", b'{"ids": [], "all": true}')
+    status, _, body = call(open_web, "POST", "/api/notifications/read/", request, token)
+    unread = Notification.objects.filter(recipient=member, read_at__isnull=True).count()
+    assert status == 400 or (status, json.loads(body), unread) == (200, {"unread": 0}, 0), (
+        status, body, unread,
+    )  # fmt: skip
