@@ -2,7 +2,10 @@
 each ends in ``<topic>.dlq`` while the same room's next message is delivered. Real broker,
 relay, database and channel layer; on PostgreSQL the NUL record is the one that used to stop
 every room. Changes to messages (issue 13) too; a well-formed change that no longer applies
-(its message is gone, or was never there) is neither dead-lettered nor numbered.
+(its message is gone, or was never there) is neither dead-lettered nor numbered. Notifications
+(issue 14): each poison ``notification.created`` is dead-lettered while the recipient's next
+notification reaches their ``/ws/me/``, and nothing of it is stored or shown; one for a member
+who no longer exists is dropped without a dead letter and without holding up the next.
 """
 
 from __future__ import annotations
@@ -11,18 +14,23 @@ import json
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from redis import RedisError
 
 from chat import events
 from chat.models import ChatMessage, ChatRoom, MessageChange, Reaction
 from chat.services import chat_event_id
 from deadletters.models import DeadLetter
+from notifications import relay as notifications_relay
+from notifications.models import Notification
+from notifications.services import Notice
 from zzalu import envelope
 from zzalu.kafka import dead_letter_topic, topic_name
 
@@ -142,14 +150,14 @@ def test_a_poison_chat_record_is_dead_lettered_and_the_room_goes_on(live, foreig
         assert elsewhere.recv_type("chat.message", timeout=5)["body"] == "다른 방"
     assert delivered["body"] == "다음 메시지" and delivered["seq"] == 1
     print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
-    assert_dead_lettered(topic, source, room, value)
+    assert_dead_lettered(topic, source, str(room.pk), value)
     assert ChatMessage.objects.filter(room=room).count() == 1  # nothing of the poison stored
 
 
-def assert_dead_lettered(topic: str, source: tuple[int, int], room: ChatRoom, value: bytes):
+def assert_dead_lettered(topic: str, source: tuple[int, int], key: str, value: bytes):
     """The record is in the dead-letter topic as it was, with its headers, and indexed."""
     record, headers = dead_letter(topic, source)
-    assert record.key == str(room.pk).encode()
+    assert record.key == key.encode()
     assert record.value == value  # as it was, byte for byte
     assert headers["dlq.source.topic"] == topic
     assert int(headers["dlq.attempts"]) >= 1
@@ -300,7 +308,7 @@ def test_a_poison_change_record_is_dead_lettered_and_the_room_goes_on(live, fore
         sock.quiet_for(0.3, "chat.message")
     assert delivered["body"] == "다음 메시지" and delivered["seq"] == 2
     print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
-    assert_dead_lettered(topic, source, room, value)
+    assert_dead_lettered(topic, source, str(room.pk), value)
     assert_untouched(room, target["event_id"], sock.received)
 
 
@@ -364,6 +372,261 @@ def test_a_change_that_does_not_apply_is_dropped_without_a_seq_or_a_dead_letter(
     assert not DeadLetter.objects.filter(
         topic=topic, partition=source[0], offset=source[1]
     ).exists()
+
+
+# --- notifications (issue 14) -------------------------------------------------------------------
+
+
+def notification_record(recipient_id, actor, overrides: dict | None = None, **notice) -> bytes:
+    """A notification.created record as the app writes it (a mention of ``recipient_id`` by
+    ``actor``), changed by ``overrides``, encoded as another program would."""
+    record = Notice(
+        recipient_id=recipient_id,
+        kind=notice.pop("kind", "mention"),
+        source=str(uuid.uuid4()),
+        actor={"id": actor.pk, "nickname": actor.display_name},
+        text=notice.pop("text", "불렀어요"),
+        url=notice.pop("url", "/rooms/1/#msg-1"),
+        **notice,
+    ).record()
+    for name, value in (overrides or {}).items():
+        if value is MISSING:
+            record.pop(name, None)
+        else:
+            record[name] = value
+    return json.dumps(record, default=str).encode()
+
+
+def notification_poisons(recipient, actor) -> dict[str, bytes]:
+    """Records for ``recipient`` that must never be stored or shown."""
+
+    def notice(**overrides) -> bytes:
+        return notification_record(recipient.pk, actor, overrides)
+
+    return {
+        "kind_unknown": notice(kind="party"),
+        "kind_not_a_string": notice(kind=["mention"]),
+        "url_protocol_relative": notice(url="//evil.example/x"),
+        "url_javascript": notice(url="javascript:alert(1)"),
+        "url_absolute": notice(url="https://evil.example/"),
+        "url_relative": notice(url="rooms/1/"),
+        "url_empty": notice(url=""),
+        "url_not_a_string": notice(url=42),
+        "url_over_2000_characters": notice(url="/" + "a" * 3000),
+        # Browsers read a backslash as a slash, and drop tabs and line breaks, in a URL:
+        # each of these leads to //evil.example from the page's link and the redirect.
+        "url_backslash": notice(url="/\\evil.example/"),
+        "url_tab": notice(url="/\t/evil.example/"),
+        "url_line_break": notice(url="/\n/evil.example/"),
+        "text_nul": notice(text="a\u0000b"),
+        "text_lone_surrogate": notice(text="a\ud800b"),
+        "text_not_a_string": notice(text=5),
+        "text_one_mb": notice(text="x" * 1_000_000),
+        "recipient_10_to_the_30": notice(recipient_id=10**30),
+        "recipient_zero": notice(recipient_id=0),
+        "recipient_negative": notice(recipient_id=-recipient.pk),
+        "recipient_not_a_number": notice(recipient_id="누구"),
+        "recipient_true": notice(recipient_id=True),
+        # 3.7 is nobody's id; the relay must not round it to member 3.
+        "recipient_a_fraction": notice(recipient_id=recipient.pk + 0.7),
+        "count_zero": notice(count=0),
+        "count_x": notice(count="x"),
+        "count_negative": notice(count=-1),
+        "count_2_to_the_31": notice(count=2**31),
+        "count_true": notice(count=True),
+        "count_a_float": notice(count=1.0),
+        "actor_not_an_object": notice(actor="someone"),
+        "actor_a_list": notice(actor=[actor.pk]),
+        "actor_id_10_to_the_30": notice(actor={"id": 10**30, "nickname": "큰 수"}),
+        "actor_nickname_with_escape": notice(actor={"id": actor.pk, "nickname": "\x1b[31m"}),
+        "actor_nickname_too_long": notice(actor={"id": actor.pk, "nickname": "가" * 31}),
+        "notification_id_not_a_uuid": notice(notification_id="nope"),
+        "notification_id_a_number": notice(notification_id=7),
+        "at_without_a_time_zone": notice(at="2026-01-01T00:00:00"),
+        "at_not_a_time": notice(at="yesterday"),
+        "at_a_number": notice(at=0),
+        # Stored as 10000-01-01 UTC: PostgreSQL keeps it, Python cannot read it back.
+        "at_past_the_calendar": notice(at="9999-12-31T23:59:59.999-12:00"),
+        **{f"without_{name}": notice(**{name: MISSING}) for name in NOTIFICATION_FIELDS},
+        "another_type": notice(type="notification.deleted"),
+        "not_json": b"\xff\xfe not json at all",
+        "a_json_array": json.dumps([{"type": "notification.created"}]).encode(),
+        "not_our_contract": json.dumps({"type": "notification.created"}).encode(),
+    }
+
+
+NOTIFICATION_FIELDS = ("notification_id", "recipient_id", "kind", "actor", "text", "url")
+NOTIFICATION_FIELDS += ("count", "at")
+NOTIFICATION_POISONS = [
+    "kind_unknown",
+    "kind_not_a_string",
+    "url_protocol_relative",
+    "url_javascript",
+    "url_absolute",
+    "url_relative",
+    "url_empty",
+    "url_not_a_string",
+    "url_over_2000_characters",
+    "url_backslash",
+    "url_tab",
+    "url_line_break",
+    "text_nul",
+    "text_lone_surrogate",
+    "text_not_a_string",
+    "text_one_mb",
+    "recipient_10_to_the_30",
+    "recipient_zero",
+    "recipient_negative",
+    "recipient_not_a_number",
+    "recipient_true",
+    "recipient_a_fraction",
+    "count_zero",
+    "count_x",
+    "count_negative",
+    "count_2_to_the_31",
+    "count_true",
+    "count_a_float",
+    "actor_not_an_object",
+    "actor_a_list",
+    "actor_id_10_to_the_30",
+    "actor_nickname_with_escape",
+    "actor_nickname_too_long",
+    "notification_id_not_a_uuid",
+    "notification_id_a_number",
+    "at_without_a_time_zone",
+    "at_not_a_time",
+    "at_a_number",
+    "at_past_the_calendar",
+    *(f"without_{name}" for name in NOTIFICATION_FIELDS),
+    "another_type",
+    "not_json",
+    "a_json_array",
+    "not_our_contract",
+]
+
+
+def next_notification(me, text: str) -> tuple[dict, list[dict]]:
+    """The notification.created frame with ``text``, and the ones that came before it."""
+    early = []
+    while (frame := me.recv_type("notification.created", timeout=10))["notification"][
+        "text"
+    ] != text:
+        early.append(frame)
+    return frame, early
+
+
+@pytest.mark.parametrize("kind", NOTIFICATION_POISONS)
+def test_a_poison_notification_is_dead_lettered_and_the_next_one_arrives(live, foreign, api, kind):
+    recipient, actor = make_user(), make_user()
+    topic, key = topic_name("notifications"), str(recipient.pk)
+    with live.me_socket(recipient) as me:
+        assert me.recv_type("notification.unread")["unread"] == 0  # in the member's group
+        value = notification_poisons(recipient, actor)[kind]
+        started = time.monotonic()
+        source = produce(foreign, topic, key, value)  # the same key: the same partition
+        produce(foreign, topic, key, notification_record(recipient.pk, actor, text="다음 알림"))
+        delivered, early = next_notification(me, "다음 알림")
+        took = time.monotonic() - started
+    print(f"poison {kind}: the next notification delivered {took:.2f}s after it")
+    problems = []  # every consequence, so a failure tells the whole story
+    if early:
+        problems.append(f"the poison reached the member: {early}")
+    if delivered["unread"] != 1:
+        problems.append(f"the next one came with unread {delivered['unread']}, not 1")
+    stored = list(Notification.objects.filter(recipient=recipient).values_list("text", "url"))
+    if stored != [("다음 알림", "/rooms/1/#msg-1")]:
+        problems.append(f"stored {stored}")
+    api.force_authenticate(recipient)
+    try:
+        inbox = api.get("/api/notifications/")
+        if inbox.status_code != 200 or inbox.json()["unread"] != 1:
+            problems.append(f"the inbox answers {inbox.status_code} {inbox.content[:200]!r}")
+    except Exception as exc:  # the test client raises what would be a 500
+        problems.append(f"the inbox fails: {exc!r}"[:300])
+    try:
+        assert_dead_lettered(topic, source, key, value)
+    except AssertionError as exc:
+        problems.append(f"not dead-lettered: {exc}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_notification_for_a_member_gone_is_dropped_without_a_dead_letter(live, foreign, api):
+    """Deleted members: one notified is dropped (no dead letter, the next one is not held
+    up); one who acted leaves the notification anonymous-by-id (their name as it was)."""
+    recipient, actor, gone = make_user(), make_user(), make_user()
+    gone_id, gone_name = gone.pk, gone.display_name
+    gone.delete()
+    topic, key = topic_name("notifications"), str(recipient.pk)
+    with live.me_socket(recipient) as me:
+        me.recv_type("notification.unread")
+        # Keyed as the next one is: it waits behind this one on its partition.
+        dropped = produce(foreign, topic, key, notification_record(gone_id, actor))
+        started = time.monotonic()
+        by_gone = {"actor": {"id": gone_id, "nickname": gone_name}}
+        produce(
+            foreign, topic, key, notification_record(recipient.pk, actor, by_gone, text="다음 알림")
+        )
+        delivered, early = next_notification(me, "다음 알림")
+        took = time.monotonic() - started
+    assert early == [] and took < 5, (early, took)
+    assert delivered["notification"]["actor"] == {"id": None, "nickname": gone_name}
+    assert not Notification.objects.filter(recipient_id=gone_id).exists()
+    # Handled before the next one (one partition, in order): a dead letter would be indexed.
+    assert not DeadLetter.objects.filter(
+        topic=topic, partition=dropped[0], offset=dropped[1]
+    ).exists()
+
+
+def test_a_replayed_or_older_notification_changes_nothing_and_is_not_shown_again(live, foreign):
+    """The same record twice is one notification, shown once; an older record for the same
+    likes notification (a reordered or replayed one) does not lower its count."""
+    recipient, actor = make_user(), make_user()
+    topic, key = topic_name("notifications"), str(recipient.pk)
+    source = f"likes:{uuid.uuid4()}"
+    now = datetime.now(UTC)
+
+    def likes(count: int, seconds: int) -> bytes:
+        record = Notice(
+            recipient_id=recipient.pk, kind="comment_likes", source=source,
+            actor={"id": actor.pk, "nickname": actor.display_name}, text="캡션",
+            url="/hakwon/1/#comment-1", count=count, at=now.replace(microsecond=0)
+            + timedelta(seconds=seconds),
+        ).record()  # fmt: skip
+        return json.dumps(record).encode()
+
+    with live.me_socket(recipient) as me:
+        me.recv_type("notification.unread")
+        for value in (likes(2, 2), likes(2, 2), likes(1, 1)):
+            produce(foreign, topic, key, value)
+        produce(foreign, topic, key, notification_record(recipient.pk, actor, text="다음 알림"))
+        _, early = next_notification(me, "다음 알림")
+    assert [f["notification"]["count"] for f in early] == [2], early
+    row = Notification.objects.get(recipient=recipient, kind="comment_likes")
+    assert row.count == 2
+
+
+def test_a_notification_batch_retried_after_its_announce_failed_is_announced(db):
+    """The relay retries a batch whose announce failed (Redis away: a transient failure) or
+    that a later record broke, and only commits once a batch is stored *and* announced. The
+    notifications handler stores first and, on the retry, finds the rows stored and announces
+    nothing: the member never gets the frame (only the unread count, at the next heartbeat).
+    (notifications/relay.py handle_batch announces only what notifications_store changed;
+    the chat handler announces a redelivered entry again.)"""
+    recipient, actor = make_user(), make_user()
+    record = SimpleNamespace(
+        topic="notifications.events", partition=0, offset=0,
+        value=notification_record(recipient.pk, actor, text="한 번은 들려야 해요"),
+    )  # fmt: skip
+
+    def redis_away(messages):
+        raise RedisError("Redis is restarting")
+
+    with pytest.raises(RedisError):
+        notifications_relay.handle_batch([record], announce=redis_away)
+    announced: list = []
+    notifications_relay.handle_batch([record], announce=announced.extend)  # the retry
+    assert [group for group, _ in announced] == [f"user.{recipient.pk}"], announced
+    assert Notification.objects.filter(recipient=recipient).count() == 1
 
 
 def test_a_poison_hakwon_record_is_dead_lettered_and_watchers_get_the_next_event(
@@ -557,3 +820,26 @@ def test_readyz_says_relay_stale_when_the_relay_is_stuck_or_gone(live):
         assert status == 503 and body["checks"]["relay"] == "stale", body
     finally:
         live.relay.start()
+
+
+@pytest.mark.postgres  # a row lock holds one room only; SQLite's lock would hold every write
+def test_a_member_opens_a_room_socket_while_a_batch_holds_the_room(live):
+    """Opening a room socket while logged in joins the room (issue 14): ``room_join`` inserts
+    a RoomMember, and the insert's foreign-key check takes ``FOR KEY SHARE`` on the room's row,
+    which conflicts with the ``FOR UPDATE`` the relay holds while it numbers a batch for the room
+    (``message_store_batch``). So every member's connect waits for the room's batch in flight,
+    and none opens while the relay is stuck in one (which test_readyz_says_relay_stale_… meets:
+    its socket's handshake times out). Anonymous readers still open."""
+    room, member = make_room(), make_user()
+    with transaction.atomic():
+        ChatRoom.objects.select_for_update().get(pk=room.pk)  # as the relay numbering a batch
+        with live.room_socket(room) as reader:
+            assert reader.recv_type("room.presence", timeout=5)["online"] >= 1
+        started = time.monotonic()
+        try:
+            with live.room_socket(room, member) as sock:
+                sock.recv_type("room.presence", timeout=5)
+            opened = None
+        except Exception as exc:  # the handshake never completes
+            opened = f"{exc!r} after {time.monotonic() - started:.1f}s"
+    assert opened is None, f"a member's socket did not open while a batch held the room: {opened}"
