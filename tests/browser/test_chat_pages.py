@@ -591,7 +591,9 @@ def test_a_member_sees_an_unread_room_a_live_mention_and_who_is_typing(live, bro
     expect(mine.locator(".mention--me")).to_have_count(1)
     expect(a.locator(".mention--me")).to_have_count(0)  # Alice is not the one called
 
-    a.locator("#composer-body").press_sequentially("곧 갈게요", delay=60)
+    # Typing reaches the room at most once per 2 s per socket, and filling the box for the
+    # mention just used that: type for longer than that.
+    a.locator("#composer-body").press_sequentially("곧 갈게요, 조금만 기다려 주세요", delay=150)
     expect(b.locator("[data-typing]")).to_have_text("앨리스 님이 입력 중…")
     screenshot(b, "room-mention")
 
