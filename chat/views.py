@@ -7,14 +7,17 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from zzalu import envelope
 from zzalu.errors import Conflict, InvalidInput, NotFound
 
 from . import selectors, services
 from .forms import RoomForm
 from .models import ChatRoom
+from .moderation import standing_of
 
 ROOMS_PER_PAGE = 20
 
@@ -61,11 +64,25 @@ def room_detail(request, room_id: int):
     history = selectors.history_frames(
         messages=selectors.message_history(room_id=room.pk), user=request.user
     )
+    standing = standing_of(room_id=room.pk, user=request.user)
+    muted = standing.muted_until is not None and standing.muted_until > timezone.now()
     context = {
         "room": room,
         "history": history,
         "edit_window": settings.CHAT_EDIT_WINDOW_SECONDS,
         "last_read_seq": selectors.member_last_read_seq(user=request.user, room_id=room.pk),
+        # Who runs the room (marks, menus, the settings panel) and what this member may do now
+        # (the send box: muted until, slow mode); the page follows both from the room's frames.
+        "moderation": {
+            "roster": selectors.room_roster(room=room, viewer=request.user),
+            "standing": {
+                "muted_until": envelope.iso(standing.muted_until) if muted else None,
+                "banned": standing.banned,
+                "ban_reason": standing.ban_reason if standing.banned else "",
+                "slow_mode_seconds": standing.slow_mode_seconds,
+                "exempt": standing.exempt,
+            },
+        },
     }
     return render(request, "chat/room_detail.html", context)
 

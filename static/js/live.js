@@ -1,12 +1,13 @@
 // A WebSocket that reopens by itself. After a drop it waits 0.5 s, 1 s, 2 s, ... up to 10 s
 // (with jitter, so a restarted server is not hit by every page at once) and tries again;
 // `query()` is asked for the URL's query string on every attempt (the chat passes after_seq).
-// Close codes 4401 (bad token, or the member logged out) and 4404 (no such room) are final;
-// after 4429 (too many sockets) the next try waits the longest delay.
+// Close codes 4401 (bad token, or the member logged out), 4403 (kicked or banned from a room)
+// and 4404 (no such room) are final: `closeCode` keeps the code for the page to explain; after
+// 4429 (too many sockets) the next try waits the longest delay.
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10000;
-const FINAL_CODES = new Set([4401, 4404]);
+const FINAL_CODES = new Set([4401, 4403, 4404]);
 const TOO_MANY = 4429;
 
 export class LiveSocket {
@@ -21,6 +22,7 @@ export class LiveSocket {
     this.failures = 0;
     this.opened = 0;
     this.state = "connecting";
+    this.closeCode = null; // the code of the last close
   }
 
   start() {
@@ -71,6 +73,7 @@ export class LiveSocket {
     ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.closeCode = event.code;
       if (FINAL_CODES.has(event.code)) {
         this.#setState("closed");
         return;

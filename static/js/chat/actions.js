@@ -1,7 +1,8 @@
 // What a member does to a message: reply, react (chips and a picker), edit inline, delete with
-// a confirm. Every control is a real <button> with a Korean name; a message's toolbar shows on
-// hover or keyboard focus (desktop) and on a tap or long-press (touch), and is one tab stop
-// whose buttons the arrow keys move between. Nothing changes on the page until the server's
+// a confirm, report it (reportMessage), open its author's menu (memberMenu). Every control is a
+// real <button> with a Korean name; a message's toolbar shows on hover or keyboard focus
+// (desktop) and on a tap or long-press (touch), and is one tab stop whose buttons the arrow keys
+// move between. Nothing changes on the page until the server's
 // frame says so, except an acknowledged edit (shown at once; its frame follows).
 import { el } from "../dom.js";
 import { isSendKey } from "../keys.js";
@@ -16,6 +17,8 @@ const CHANGE_ERRORS = {
   unavailable: "잠시 저장하지 못했어요. 다시 해 주세요.",
   timeout: "서버가 응답하지 않아요. 다시 해 주세요.",
   auth_required: "로그인이 필요해요. 새로고침 후 다시 로그인해 주세요.",
+  muted: "지금은 말할 수 없어서 반응도 달 수 없어요.",
+  banned: "이 방에서 차단되어 할 수 없어요.",
 };
 const WHAT = {
   "chat.edit": "수정할",
@@ -28,8 +31,9 @@ const SETTLE_MS = 3000;
 
 export class MessageActions {
   // list: MessageList; client: ChatClient; dialog: the delete confirm (<dialog>); toast(text);
-  // reply(msg): start a reply in the composer; done(): where focus goes after an edit.
-  constructor({ list, client, dialog, windowSeconds, toast, reply, done }) {
+  // reply(msg): start a reply in the composer; done(): where focus goes after an edit;
+  // memberMenu(msg, button): the author's menu; reportMessage(msg, button): the report dialog.
+  constructor({ list, client, dialog, windowSeconds, toast, reply, done, memberMenu, report }) {
     this.list = list;
     this.client = client;
     this.dialog = dialog;
@@ -37,6 +41,8 @@ export class MessageActions {
     this.toast = toast;
     this.reply = reply;
     this.done = done;
+    this.memberMenu = memberMenu;
+    this.reportMessage = report;
     this.editing = null; // {msg, form, textarea, pendingId, returnFocus}
     this.pending = new Map(); // client_msg_id -> {frame, msg}
     this.reacting = new Map(); // "event_id emoji" -> timer, while a reaction is on its way
@@ -122,6 +128,11 @@ export class MessageActions {
       }
       return;
     }
+    if (msg && control.dataset.action === "member") {
+      this.#deactivate();
+      this.memberMenu(msg, control);
+      return;
+    }
     if (!msg || msg.deleted) return;
     switch (control.dataset.action) {
       case "reply":
@@ -136,6 +147,10 @@ export class MessageActions {
         break;
       case "delete":
         this.#confirmDelete(msg, control);
+        break;
+      case "report":
+        this.#deactivate();
+        this.reportMessage(msg, control);
         break;
       case "toggle-reaction":
         this.#toggleReaction(msg, control.dataset.emoji);

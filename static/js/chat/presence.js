@@ -2,18 +2,24 @@
 // now, each once, and how many readers are not logged in. The list is read from
 // GET /api/rooms/<id>/presence/ when it opens and, while it stays open, again when a
 // room.presence frame says someone came or went, at most once every 2 s. A closed list costs
-// nothing.
+// nothing. Each member shows their role in the room (roleMark) and, for a logged-in reader, their
+// name opens the member's menu (memberMenu: the same as a message author's).
 import { el, show } from "../dom.js";
 import { request } from "../http.js";
+import { roleMark } from "./render.js";
 
 const REFRESH_EVERY_MS = 2000;
 
 export class WhoIsHere {
-  // box: the [data-who] element; url: the presence API; meId: the member reading (or null).
-  constructor(box, { url, meId }) {
+  // box: the [data-who] element; url: the presence API; meId: the member reading (or null);
+  // roleOf(id): "owner", "moderator" or null; menu(member, button): opens a member's menu.
+  constructor(box, { url, meId, roleOf = () => null, menu = null }) {
     this.box = box;
     this.url = url;
     this.meId = meId;
+    this.roleOf = roleOf;
+    this.menu = menu;
+    this.shown = null; // the last list read
     this.button = box.querySelector("[data-who-toggle]");
     this.panel = box.querySelector("[data-who-panel]");
     this.list = box.querySelector("[data-who-list]");
@@ -25,7 +31,13 @@ export class WhoIsHere {
     this.again = false;
 
     this.button.addEventListener("click", () => (this.isOpen ? this.close() : this.open()));
+    this.list.addEventListener("click", (event) => {
+      const name = event.target.closest("[data-member-menu]");
+      const member = name && this.shown?.members.find((m) => String(m.id) === name.dataset.userId);
+      if (member) this.menu(member, name);
+    });
     box.addEventListener("keydown", (event) => {
+      if (event.defaultPrevented) return; // a menu inside closed itself
       if (event.key === "Escape" && this.isOpen) {
         event.preventDefault();
         this.close();
@@ -94,17 +106,37 @@ export class WhoIsHere {
     }
   }
 
+  // Roles changed: the marks follow.
+  repaint() {
+    if (this.shown) this.#paint(this.shown);
+  }
+
   #paint({ members, anonymous }) {
+    this.shown = { members, anonymous };
+    // A member's menu is open in the list: keep it; repaint() follows when it closes.
+    if (this.list.querySelector("[role=menu]")) return;
     this.list.replaceChildren(
       ...members.map((member) => {
         const item = el("li", "who__member");
         const name = String(member.nickname || "");
         item.dataset.userId = String(member.id);
-        item.append(
-          el("span", "who__avatar", [...name][0] || "?"),
-          el("span", "who__name", name),
-        );
-        item.firstChild.setAttribute("aria-hidden", "true");
+        const avatar = el("span", "who__avatar", [...name][0] || "?");
+        avatar.setAttribute("aria-hidden", "true");
+        let label;
+        if (this.menu && this.meId !== null && member.id !== this.meId) {
+          label = el("button", "who__name who__name--menu", name);
+          label.type = "button";
+          label.dataset.memberMenu = "";
+          label.dataset.userId = String(member.id);
+          label.setAttribute("aria-haspopup", "menu");
+          label.setAttribute("aria-expanded", "false");
+          label.title = `${name}님 메뉴`;
+        } else {
+          label = el("span", "who__name", name);
+        }
+        item.append(avatar, label);
+        const mark = roleMark(this.roleOf(member.id));
+        if (mark) item.append(mark);
         if (member.id === this.meId) item.append(el("span", "msg__you", "나"));
         return item;
       }),

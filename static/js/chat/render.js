@@ -1,14 +1,20 @@
 // Drawing the room: messages ordered by seq, their changes (edits, deletions, reactions),
-// replies' quotes, @mentions, presence notices, the "new messages" divider. Text goes in
-// through textContent and text nodes only (dom.el), never as HTML. Each message's state is kept
-// by event_id, so a change finds its message; a change for a message that is not on the page is
-// ignored (the history API has it in its current state).
+// replies' quotes, @mentions, who runs the room (a crown, a moderator mark), presence notices,
+// moderation's system lines, the "new messages" divider. Text goes in through textContent and
+// text nodes only (dom.el), never as HTML. Each message's state is kept by event_id, so a
+// change finds its message; a change for a message that is not on the page is ignored (the
+// history API has it in its current state).
 import { el, safeHttpUrl, timeLabel } from "../dom.js";
 
 export const DELETED_BY_AUTHOR = "삭제된 메시지예요.";
 export const DELETED_BY_STAFF = "관리자가 삭제한 메시지예요.";
+const DELETED_BY = {
+  author: DELETED_BY_AUTHOR,
+  owner: "방장이 삭제한 메시지예요.",
+  moderator: "매니저가 삭제한 메시지예요.",
+};
 const EXCERPT_CHARS = 80;
-const deletedText = (by) => (by === "author" ? DELETED_BY_AUTHOR : DELETED_BY_STAFF);
+const deletedText = (by) => DELETED_BY[by] || DELETED_BY_STAFF;
 
 // @mentions as the server finds them (chat/mentions.py): "@" not after a word character or
 // another "@", then everything up to the next space or "@"; trailing punctuation may follow.
@@ -52,6 +58,23 @@ export function bodyNodes(body, mentions, meId) {
   return nodes;
 }
 
+// A member's role in the room, next to their name: a crown for the owner, a mark for moderators.
+export function roleMark(role) {
+  if (role === "owner") {
+    const mark = el("span", "role role--owner", "👑");
+    mark.setAttribute("role", "img");
+    mark.setAttribute("aria-label", "방장");
+    mark.title = "방장";
+    return mark;
+  }
+  if (role === "moderator") {
+    const mark = el("span", "role role--moderator", "매니저");
+    mark.title = "이 방의 매니저";
+    return mark;
+  }
+  return null;
+}
+
 function button(className, label, text, action) {
   const node = el("button", className, text);
   node.type = "button";
@@ -64,11 +87,14 @@ function button(className, label, text, action) {
 }
 
 export class MessageList {
-  // meId: the member reading (null for a guest); staff: may delete any message.
-  constructor(list, { meId, staff = false }) {
+  // meId: the member reading (null for a guest); staff: may delete any message; roleOf(id):
+  // "owner", "moderator" or null; moderating(): the reader may delete others' messages.
+  constructor(list, { meId, staff = false, roleOf = () => null, moderating = () => false }) {
     this.list = list;
     this.meId = meId;
     this.staff = staff;
+    this.roleOf = roleOf;
+    this.moderating = moderating;
     this.items = new Map(); // seq -> <li>
     this.messages = new Map(); // event_id -> {eventId, seq, item, mine, sentAt, body, ...}
     this.maxSeq = 0;
@@ -194,6 +220,27 @@ export class MessageList {
     this.list.append(el("li", "notice", text));
   }
 
+  // A moderation action's line, where its seq belongs among the messages. `by` is who did it.
+  action(seq, text, by = "") {
+    if (this.list.querySelector(`.notice--action[data-seq="${seq}"]`)) return null;
+    const item = el("li", "notice notice--action");
+    item.dataset.seq = String(seq);
+    item.append(el("span", "notice__text", text));
+    if (by) item.append(el("span", "notice__by", by));
+    const next = [...this.list.children].find((node) => Number(node.dataset.seq) > seq);
+    this.list.insertBefore(item, next || null);
+    return item;
+  }
+
+  // Roles changed (or the reader's own role): marks next to names, delete buttons.
+  repaintRoles() {
+    for (const msg of this.messages.values()) {
+      this.#paintRole(msg);
+      const remove = msg.item.querySelector('.msg__actions [data-action="delete"]');
+      if (remove && !msg.mine) remove.hidden = !(this.staff || this.moderating());
+    }
+  }
+
   // A marker where messages after `afterSeq` were not replayed (they are filled in before it
   // by add(), which places each message by its seq).
   gap(afterSeq) {
@@ -238,6 +285,7 @@ export class MessageList {
       item,
       mine,
       author,
+      sender: { id: sender.id ?? null, username: sender.username || "", nickname: author },
       mentions: Array.isArray(frame.mentions) ? frame.mentions : [],
       sentAt: frame.sent_at,
       body: frame.body || "",
@@ -250,13 +298,23 @@ export class MessageList {
     this.messages.set(msg.eventId, msg);
 
     const meta = el("div", "msg__meta");
-    meta.append(el("span", "msg__author", author));
+    if (this.meId !== null && !mine && typeof sender.id === "number") {
+      // The member's menu (profile, mention, and what the room's moderators may do).
+      const name = button("msg__author msg__author--menu", null, author, "member");
+      name.setAttribute("aria-haspopup", "menu");
+      name.setAttribute("aria-expanded", "false");
+      name.title = `${author}님 메뉴`;
+      meta.append(name);
+    } else {
+      meta.append(el("span", "msg__author", author));
+    }
     if (mine) meta.append(el("span", "msg__you", "나"));
     const time = el("time", "msg__time", timeLabel(frame.sent_at));
     time.dateTime = frame.sent_at;
     meta.append(time, el("span", "msg__edited", "(수정됨)"));
     if (this.meId !== null) meta.append(this.#toolbar(msg));
     item.append(meta, el("div", "msg__bubble"));
+    this.#paintRole(msg);
     if (frame.reply_to) this.#paintQuote(msg, frame.reply_to);
     this.#paintBody(msg);
     this.#paintEdited(msg);
@@ -278,9 +336,19 @@ export class MessageList {
       button("msg__action", "반응 달기", "반응", "react"),
     );
     if (msg.mine) bar.append(button("msg__action", null, "수정", "edit"));
-    if (msg.mine || this.staff) bar.append(button("msg__action", null, "삭제", "delete"));
+    const remove = button("msg__action", null, "삭제", "delete");
+    remove.hidden = !(msg.mine || this.staff || this.moderating());
+    bar.append(remove);
+    if (!msg.mine) bar.append(button("msg__action", "이 메시지 신고", "신고", "report"));
     [...bar.children].forEach((b, i) => (b.tabIndex = i === 0 ? 0 : -1));
     return bar;
+  }
+
+  #paintRole(msg) {
+    const meta = msg.item.querySelector(".msg__meta");
+    meta.querySelector(".role")?.remove();
+    const mark = roleMark(msg.sender.id === null ? null : this.roleOf(msg.sender.id));
+    if (mark) meta.querySelector(".msg__author").after(mark);
   }
 
   #paintQuote(msg, replyTo) {

@@ -1,15 +1,27 @@
 // The room page: wires the socket client (socket.js) to the drawing (render.js) and to what a
 // member does to messages (actions.js), the send box (with its reply), "load older", the scroll
-// position, who is here (presence.js), who is typing (typing.js) and read state (read.js).
+// position, who is here (presence.js), who is typing (typing.js), read state (read.js), and
+// room moderation: roles, member menus, the settings panel, reports (moderation.js) and what
+// the member may send now (standing.js).
 import { el, show, showOnline } from "../dom.js";
 import { request } from "../http.js";
 import { enterSubmits } from "../keys.js";
 import { enhanceLikeForms } from "../like.js";
 import { MessageActions } from "./actions.js";
+import {
+  MemberMenu,
+  ModerationPanel,
+  ReasonDialog,
+  Roster,
+  actionLine,
+  moderateError,
+  momentLabel,
+} from "./moderation.js";
 import { WhoIsHere } from "./presence.js";
 import { ReadTracker, placeDivider } from "./read.js";
 import { ChatClient } from "./socket.js";
 import { DELETED_BY_AUTHOR, MessageList, excerpt } from "./render.js";
+import { SendGate } from "./standing.js";
 import { TypingLine, TypingSignal } from "./typing.js";
 
 const PAGE = 50;
@@ -24,12 +36,29 @@ const SEND_ERRORS = {
   not_found: "답장할 메시지를 찾을 수 없어요. 답장을 취소하고 다시 보내 주세요.",
   deleted: "삭제된 메시지에는 답장할 수 없어요. 답장을 취소하고 다시 보내 주세요.",
   forbidden: "보낼 수 없는 메시지예요.",
+  banned: "이 방에서 차단되어 보낼 수 없어요.",
 };
-const sendError = (code, detail) =>
-  SEND_ERRORS[code] ||
-  (code === "invalid_payload" ? `보낼 수 없는 메시지예요: ${detail}` : null) ||
-  detail ||
-  "보내지 못했어요. 다시 시도해 주세요.";
+function sendError(code, detail, error = {}) {
+  if (code === "muted") {
+    return error.until
+      ? `${momentLabel(error.until)}까지 말할 수 없어요.`
+      : "지금은 말할 수 없어요.";
+  }
+  if (code === "slow_mode") {
+    const wait = Number(error.retry_after) > 0 ? `${error.retry_after}초 후에` : "잠시 후에";
+    return `슬로 모드예요. ${wait} 다시 보내 주세요.`;
+  }
+  return (
+    SEND_ERRORS[code] ||
+    (code === "invalid_payload" ? `보낼 수 없는 메시지예요: ${detail}` : null) ||
+    detail ||
+    "보내지 못했어요. 다시 시도해 주세요."
+  );
+}
+const REPORT_ERRORS = {
+  already_reported: "이미 신고한 메시지예요.",
+  not_found: "메시지를 찾을 수 없어요. 새로고침해 주세요.",
+};
 const STATES = {
   connecting: "연결하는 중…",
   open: "",
@@ -39,14 +68,23 @@ const STATES = {
 
 const TOAST_MS = 6000;
 const FLASH_MS = 1600;
+const FORBIDDEN = 4403; // kicked or banned (the closing frame says which)
 
 const root = document.getElementById("room");
 const log = root.querySelector("[data-log]");
 const meId = root.dataset.meId ? Number(root.dataset.meId) : null;
 const lastReadSeq = root.dataset.lastReadSeq ? Number(root.dataset.lastReadSeq) : null;
+const moderation = JSON.parse(document.getElementById("room-moderation").textContent);
+const roster = new Roster({
+  url: root.dataset.moderationUrl,
+  initial: moderation.roster,
+  meId,
+});
 const list = new MessageList(root.querySelector("[data-messages]"), {
   meId,
   staff: root.dataset.meStaff === "1",
+  roleOf: (userId) => roster.roleOf(userId),
+  moderating: () => roster.moderating,
 });
 const status = root.querySelector("[data-conn-status]");
 const olderButton = root.querySelector("[data-load-older]");
@@ -58,7 +96,17 @@ const typists = new TypingLine(root.querySelector("[data-typing]"), { meId });
 const here = new WhoIsHere(root.querySelector("[data-who]"), {
   url: root.dataset.presenceUrl,
   meId,
+  roleOf: (userId) => roster.roleOf(userId),
+  menu: (member, name) =>
+    memberMenu.toggle(
+      { id: member.id, nickname: String(member.nickname || "") },
+      name,
+      name.closest(".who__member"),
+    ),
 });
+const removedBox = root.querySelector("[data-removed]");
+const rejoin = root.querySelector("[data-rejoin]");
+rejoin.addEventListener("click", () => location.reload());
 
 // --- scrolling: stay at the bottom while the reader is there --------------------------------
 
@@ -102,6 +150,16 @@ const client = new ChatClient({
       reads.check();
     },
     refresh: (frame) => list.refresh(frame),
+    action(frame) {
+      const wasPinned = pinned;
+      roster.frame(frame);
+      const { text, by } = actionLine(frame);
+      list.action(frame.seq, text, by);
+      if (frame.type === "room.member_muted" && frame.user?.id === meId) gate.muted(frame.until);
+      if (frame.type === "room.slow_mode") gate.slowMode(frame.seconds);
+      if (wasPinned) toBottom();
+      reads.check();
+    },
     change(frame) {
       const wasPinned = pinned; // a new chip or a longer body may grow the log
       list.apply(frame);
@@ -127,8 +185,12 @@ const client = new ChatClient({
       offerMissed(after, before);
       refreshShown(after);
     },
-    state(name) {
+    state(name, closing) {
       root.dataset.state = name;
+      if (name === "closed" && client.socket.closeCode === FORBIDDEN) {
+        removedFromRoom(closing?.reason || "");
+        return;
+      }
       status.textContent = STATES[name] ?? "";
       show(status, name !== "open");
     },
@@ -136,10 +198,13 @@ const client = new ChatClient({
     sent(out) {
       if (out.replyTo && reply.target?.eventId === out.replyTo) reply.cancel();
       composerDone(true);
+      gate.sent();
     },
-    failed(out, code, detail) {
+    failed(out, code, detail, error) {
       composerDone(false);
-      composerStatus(sendError(code, detail), true);
+      if (code === "muted") gate.muted(error?.until || null);
+      if (code === "slow_mode") gate.wait(Number(error?.retry_after) || 1);
+      composerStatus(sendError(code, detail, error), true);
     },
     changeAcked: (frame) => actions.acked(frame),
     changeFailed: (frame, code, detail) => actions.failed(frame, code, detail),
@@ -163,7 +228,98 @@ const actions = new MessageActions({
   toast,
   reply: (msg) => reply.start(msg),
   done: () => composer?.elements.body.focus(),
+  memberMenu: (msg, name) =>
+    memberMenu.toggle(
+      { id: msg.sender.id, nickname: msg.author, username: msg.sender.username },
+      name,
+      name.closest(".msg__meta"),
+    ),
+  report: (msg) => reportMessage(msg),
 });
+
+// --- moderation: roles, a member's menu, the owner's panel, reports, removal ---------------------
+
+const moderate = (action, fields) => client.request({ type: "room.moderate", action, ...fields });
+const reasons = composer ? new ReasonDialog(root.querySelector("[data-reason-dialog]")) : null;
+const memberMenu = new MemberMenu({
+  roster,
+  reasons,
+  act: async (action, fields) => {
+    const answer = await moderate(action, fields);
+    if (!answer.ok) toast(moderateError(answer));
+  },
+  mention: composer ? mention : null,
+  onClose: () => here.repaint(),
+});
+if (composer) {
+  new ModerationPanel({
+    dialog: root.querySelector("[data-mod-panel]"),
+    opener: root.querySelector("[data-mod-open]"),
+    roster,
+    act: moderate,
+  });
+}
+// The room's reports page, for those who may act on them.
+const reportsLink = root.querySelector("[data-reports-link]");
+show(reportsLink, roster.moderating);
+roster.onChange(() => {
+  list.repaintRoles();
+  here.repaint();
+  gate.exempt(roster.moderating);
+  show(reportsLink, roster.moderating);
+});
+
+// "@name " into the send box: the nickname, or the username when the nickname has a space (a
+// mention runs up to the next space).
+function mention(target) {
+  const body = composer.elements.body;
+  if (body.disabled) return;
+  const name = /\s/.test(target.nickname) && target.username ? target.username : target.nickname;
+  const before = body.value.slice(0, body.selectionStart);
+  const after = body.value.slice(body.selectionEnd);
+  const gap = before && !/\s$/.test(before) ? " " : "";
+  body.value = `${before}${gap}@${name} ${after}`;
+  const caret = before.length + gap.length + name.length + 2;
+  body.focus();
+  body.setSelectionRange(caret, caret);
+}
+
+async function reportMessage(msg) {
+  if (!reasons) return;
+  const reason = await reasons.ask({
+    title: "이 메시지를 신고할까요?",
+    help: "방장과 매니저, 운영자가 확인해요.",
+    quote: `${msg.author}: ${msg.deleted ? DELETED_BY_AUTHOR : excerpt(msg.body) || "GIF"}`,
+    label: "신고 이유",
+    placeholder: "예: 욕설, 도배, 광고",
+    ok: "신고",
+    required: true,
+  });
+  if (reason === null) return;
+  const answer = await client.request({ type: "chat.report", event_id: msg.eventId, reason });
+  if (answer.ok) toast("신고했어요. 알려 줘서 고마워요.");
+  else toast(REPORT_ERRORS[answer.code] || moderateError(answer));
+}
+
+// Kicked or banned (close code 4403): say so, stop, and (kicked) offer to come back.
+function removedFromRoom(reason) {
+  show(status, false);
+  const kicked = reason === "kicked";
+  let text = "이 방에 들어갈 수 없어요.";
+  if (kicked) {
+    text = "이 방에서 강퇴되었어요";
+  } else if (reason.startsWith("banned")) {
+    const why = reason.replace(/^banned:?\s*/, "");
+    text = why ? `이 방에서 차단되었어요: ${why}` : "이 방에서 차단되었어요";
+  }
+  root.querySelector("[data-removed-text]").textContent = text;
+  show(rejoin, kicked);
+  show(removedBox, true);
+  memberMenu.close(false);
+  composerStatus("", false);
+  gate.close(kicked ? "강퇴되어 보낼 수 없어요. 다시 들어가면 보낼 수 있어요." : "이 방에서 차단되어 보낼 수 없어요.");
+  root.querySelector("[data-mod-panel]")?.close();
+}
 
 // --- history: what the page came with, then "load older" ----------------------------------------
 
@@ -264,6 +420,7 @@ function composerDone(sent) {
     gif.value = "";
     composerStatus("", false);
   }
+  gate.paint();
   body.focus();
 }
 
@@ -288,6 +445,17 @@ const reply = {
   },
 };
 
+// What the member may send now: muted until, slow mode's countdown, removed from the room.
+const gate = new SendGate(composer, {
+  slowModeSeconds: moderation.standing.slow_mode_seconds,
+  exempt: roster.moderating,
+  mutedUntil: moderation.standing.muted_until,
+  ready: () => {
+    const line = composer?.querySelector("[data-send-status]");
+    if (line?.textContent.startsWith("슬로 모드")) composerStatus("", false);
+  },
+});
+
 if (composer) {
   const { body, gif_url: gif } = composer.elements;
   const typing = new TypingSignal(() => client.typing());
@@ -310,7 +478,7 @@ if (composer) {
   });
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
-    if (client.busy) return;
+    if (client.busy || gate.blocked) return;
     const text = body.value.trim();
     const url = gif.value.trim();
     if (!text && !url) return composerStatus("메시지나 GIF 주소를 입력해 주세요.", true);

@@ -3,15 +3,20 @@
 // - Reconnects by itself (LiveSocket) with ?after_seq=<the highest seq it has seen>, so the
 //   server first replays exactly what was missed (at most CHAT_CATCH_UP_LIMIT frames: beyond
 //   that a `chat.gap` frame comes first, and the page offers the rest from the history API).
-// - Messages and changes to them (edited, deleted, reaction) share one seq per room. Every
-//   numbered frame goes through one gate that drops a seq it already has and advances lastSeq:
-//   a replay, a history page and the live stream may overlap without anything applied twice,
-//   and a reconnect asks for exactly what comes after the last frame of either kind.
+// - Messages, changes to them (edited, deleted, reaction) and moderation actions (room.member_*,
+//   room.slow_mode) share one seq per room. Every numbered frame goes through one gate that
+//   drops a seq it already has and advances lastSeq: a replay, a history page and the live
+//   stream may overlap without anything applied twice, and a reconnect asks for exactly what
+//   comes after the last frame of any kind.
 // - One send at a time. Its client_msg_id is kept until the server acknowledges it: a send cut
 //   off by a drop is sent again on reconnect (the server stores a repeated id once), and a
 //   retry after an error reuses the id when the text is unchanged.
 // - Changes (edit, delete, react, unreact) do not wait for the send or for each other: each is
 //   kept by its client_msg_id until acknowledged, and re-sent with the same id on reconnect.
+// - Requests (`room.moderate`, `chat.report`) are kept by client_msg_id like changes, re-sent
+//   with the same id on reconnect, and answer a promise: {ok: true} or {ok: false, code, ...}.
+// - A `closing` frame is the server's reason for the close that follows (4403: "kicked",
+//   "banned: <reason>"); the view gets it with the "closed" state.
 // - `chat.read` (how far the member has read) and `typing` carry no id and get no answer. The
 //   highest seq marked read is sent again on reconnect if the last socket never took it; a
 //   typing signal while the socket is down is simply dropped.
@@ -21,6 +26,13 @@ const ACK_TIMEOUT_MS = 10000;
 // Recent change frames, kept so a history page read while they arrived can be brought up to
 // date (every change carries absolute state, so applying one again is harmless).
 const CHANGE_LOG_SIZE = 1000;
+const ACTIONS = new Set([
+  "room.member_muted",
+  "room.member_kicked",
+  "room.member_banned",
+  "room.slow_mode",
+  "room.member_role",
+]);
 
 function newClientMsgId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -28,9 +40,10 @@ function newClientMsgId() {
 }
 
 export class ChatClient {
-  // view: {message(frame), refresh(frame), change(frame), presence(frame), typing(frame),
-  //        gap(frame), state(name), waiting(send), sent(send), failed(send|null, code, detail),
-  //        changeAcked(change), changeFailed(change, code, detail)}
+  // view: {message(frame), refresh(frame), change(frame), action(frame), presence(frame),
+  //        typing(frame), gap(frame), state(name, closing|null), waiting(send), sent(send),
+  //        failed(send|null, code, detail, error), changeAcked(change),
+  //        changeFailed(change, code, detail)}
   constructor({ wsPath, view }) {
     this.view = view;
     this.lastSeq = 0;
@@ -39,6 +52,8 @@ export class ChatClient {
     this.lastFailed = null;
     this.changes = new Map(); // client_msg_id -> {frame, timer}
     this.changeLog = []; // change frames, in seq order
+    this.requests = new Map(); // client_msg_id -> {frame, resolve, timer}
+    this.closing = null; // the last `closing` frame
     this.readSeq = 0; // the highest seq marked read
     this.readSent = 0; // ... and the highest a socket took
     this.socket = new LiveSocket(wsPath, {
@@ -102,6 +117,18 @@ export class ChatClient {
     return frame;
   }
 
+  // A request answered by chat.ack or error: {type: "room.moderate", action, user_id?, ...} or
+  // {type: "chat.report", event_id, reason}. Resolves to {ok: true} or {ok: false, code,
+  // detail, ...the error frame's other fields}.
+  request(fields) {
+    const frame = { ...fields, client_msg_id: newClientMsgId() };
+    return new Promise((resolve) => {
+      const request = { frame, resolve, timer: null };
+      this.requests.set(frame.client_msg_id, request);
+      this.#sendRequest(request);
+    });
+  }
+
   // The member has read up to `seq` (the server keeps the highest, written every 2 s at most).
   read(seq) {
     if (seq <= this.readSeq) return;
@@ -134,6 +161,14 @@ export class ChatClient {
       }
     }
     for (const change of this.changes.values()) this.#sendChange(change);
+    for (const request of this.requests.values()) this.#sendRequest(request);
+  }
+
+  #sendRequest(request) {
+    clearTimeout(request.timer);
+    if (!this.socket.send(request.frame)) return; // goes out, same id, when the socket reopens
+    const id = request.frame.client_msg_id;
+    request.timer = setTimeout(() => this.#fail(id, "timeout", ""), ACK_TIMEOUT_MS);
   }
 
   #sendChange(change) {
@@ -150,8 +185,13 @@ export class ChatClient {
         this.view.waiting(this.outgoing);
       }
       for (const change of this.changes.values()) clearTimeout(change.timer);
+      for (const request of this.requests.values()) clearTimeout(request.timer);
     }
-    this.view.state(state);
+    if (state === "closed") {
+      // For good: nothing waiting will be answered.
+      for (const id of [...this.requests.keys()]) this.#fail(id, "closed", "");
+    }
+    this.view.state(state, state === "closed" ? this.closing : null);
   }
 
   #receive(frame) {
@@ -174,6 +214,9 @@ export class ChatClient {
       case "room.presence":
         this.view.presence(frame);
         break;
+      case "closing":
+        this.closing = frame;
+        break;
       case "room.typing":
         this.view.typing(frame);
         break;
@@ -181,9 +224,14 @@ export class ChatClient {
         this.view.gap(frame);
         break;
       case "error":
-        this.#fail(frame.client_msg_id, frame.code, frame.detail);
+        this.#fail(frame.client_msg_id, frame.code, frame.detail, frame);
         break;
       default:
+        if (ACTIONS.has(frame.type)) {
+          if (this.#fresh(frame)) this.view.action(frame);
+        } else if (typeof frame.seq === "number") {
+          this.#fresh(frame); // a numbered kind this page does not know: count it, show nothing
+        }
         break; // newer server, older page: ignore what we do not know
     }
   }
@@ -210,12 +258,23 @@ export class ChatClient {
       this.changes.delete(clientMsgId);
       this.view.changeAcked(change.frame);
     }
+    const request = this.requests.get(clientMsgId);
+    if (request) {
+      clearTimeout(request.timer);
+      this.requests.delete(clientMsgId);
+      request.resolve({ ok: true });
+    }
   }
 
-  #fail(clientMsgId, code, detail) {
+  #fail(clientMsgId, code, detail, error = {}) {
     const out = this.outgoing;
     const change = clientMsgId == null ? null : this.changes.get(clientMsgId);
-    if (change) {
+    const request = clientMsgId == null ? null : this.requests.get(clientMsgId);
+    if (request) {
+      clearTimeout(request.timer);
+      this.requests.delete(clientMsgId);
+      request.resolve({ ...error, ok: false, code, detail });
+    } else if (change) {
       clearTimeout(change.timer);
       this.changes.delete(clientMsgId);
       this.view.changeFailed(change.frame, code, detail);
@@ -223,9 +282,9 @@ export class ChatClient {
       clearTimeout(out.timer);
       this.outgoing = null;
       this.lastFailed = out;
-      this.view.failed(out, code, detail);
+      this.view.failed(out, code, detail, error);
     } else if (clientMsgId == null) {
-      this.view.failed(null, code, detail);
+      this.view.failed(null, code, detail, error);
     }
   }
 }
