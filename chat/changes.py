@@ -25,12 +25,13 @@ from zzalu import envelope
 from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.ratelimit import take_token
+from zzalu.relay import row_id
 from zzalu.text import BODY, CLIENT_MSG_ID, EMOJI, NICKNAME, clean_input
 
 from . import events
 from .models import ChatMessage, ChatRoom, MessageChange, Reaction
 from .moderation import MODERATOR, OWNER, STAFF, STAFF_PERMISSION, role_in
-from .services import EVENT_NAMESPACE, RateLimited, Submitted, UnstorableRecord, row_id
+from .services import EVENT_NAMESPACE, RateLimited, Submitted, UnstorableRecord
 
 logger = logging.getLogger(__name__)
 
@@ -295,7 +296,7 @@ def change_apply(change: IncomingChange, *, strict: bool = True) -> MessageChang
         return stored
     with transaction.atomic():
         last_seq = (
-            ChatRoom.objects.select_for_update()
+            ChatRoom.objects.select_for_update(no_key=True)
             .filter(pk=change.room_id)
             .values_list("last_seq", flat=True)
             .first()
@@ -308,7 +309,7 @@ def change_apply(change: IncomingChange, *, strict: bool = True) -> MessageChang
         if change.type == events.CHAT_REACTION and not actor_known and strict:
             raise UnstorableRecord(f"{change.type} by an unknown member")
         message = (
-            ChatMessage.objects.select_for_update()
+            ChatMessage.objects.select_for_update(no_key=True)
             .filter(room_id=change.room_id, event_id=change.event_id)
             .first()
         )

@@ -31,11 +31,12 @@ from zzalu import envelope
 from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.redis import get_async_redis, key
+from zzalu.relay import row_id
 from zzalu.text import CLIENT_MSG_ID, NICKNAME, REASON, clean_input
 
 from . import events
 from .models import ChatMessage, ChatRoom, MessageReport, ModerationAction, RoomMember
-from .services import EVENT_NAMESPACE, Submitted, UnstorableRecord, row_id
+from .services import EVENT_NAMESPACE, Submitted, UnstorableRecord
 
 OWNER, MODERATOR, STAFF = "owner", "moderator", "staff"
 MAX_MUTE = timedelta(days=30)
@@ -343,7 +344,7 @@ def moderation_apply(item: IncomingModeration, *, strict: bool = True) -> Modera
         return stored
     with transaction.atomic():
         last_seq = (
-            ChatRoom.objects.select_for_update()
+            ChatRoom.objects.select_for_update(no_key=True)
             .filter(pk=item.room_id)
             .values_list("last_seq", flat=True)
             .first()

@@ -21,7 +21,7 @@ from zzalu import envelope
 from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, topic_name
 from zzalu.ratelimit import take_token
-from zzalu.relay import PoisonRecord
+from zzalu.relay import PoisonRecord, row_id
 from zzalu.text import (
     BODY,
     CLIENT_MSG_ID,
@@ -262,15 +262,6 @@ class IncomingMessage:
         object.__setattr__(self, "message", message)
 
 
-def row_id(value: Any) -> int:
-    """A primary key from a record: a positive 64-bit integer, or ValueError (a larger number
-    would fail the database query, not the record's check)."""
-    number = int(value)
-    if isinstance(value, bool) or not 0 < number < 2**63:
-        raise ValueError(f"id out of range: {value!r}"[:100])
-    return number
-
-
 def _sent_at(value: Any) -> datetime:
     """A record's send time: aware, and one the wire format can write back (a time near the
     ends of the calendar is stored fine and then fails every socket that replays it)."""
@@ -335,7 +326,8 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
 
     # Lock the rooms in id order (PostgreSQL row locks; SQLite holds the database write lock).
     last_seqs = dict(
-        ChatRoom.objects.select_for_update()
+        # NO KEY: members joining the room (a row that references it) need not wait.
+        ChatRoom.objects.select_for_update(no_key=True)
         .filter(pk__in=sorted(pending))
         .order_by("pk")
         .values_list("pk", "last_seq")

@@ -1,7 +1,9 @@
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from redis import RedisError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -16,6 +18,14 @@ from .serializers import MarkReadSerializer, NotificationPageSerializer, UnreadS
 class InboxPagination(CursorPagination):
     ordering = ("-updated_at", "-id")
     page_size = 20
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # A cursor that decodes but holds no time (made by hand) fails in the query: a 404
+        # like any other invalid cursor, not a 500.
+        try:
+            return list(super().paginate_queryset(queryset, request, view) or [])
+        except (DjangoValidationError, ValueError, OverflowError) as exc:
+            raise NotFound(self.invalid_cursor_message) from exc
 
 
 class NotificationListApi(APIView):
@@ -47,7 +57,7 @@ class NotificationReadApi(APIView):
         pages hear of it."""
         data = MarkReadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ids = data.validated_data.get("ids")
+        ids = None if data.validated_data.get("all") else data.validated_data["ids"]
         unread = services.notifications_mark_read(user=request.user, ids=ids)
         tell_other_pages(request.user.pk, events.read_frame(ids=ids, unread=unread))
         return Response({"unread": unread})

@@ -11,6 +11,7 @@ through the outbox). Either way it becomes a ``notification.created`` record on
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,7 @@ from outbox.services import outbox_enqueue
 from zzalu import envelope
 from zzalu.errors import InvalidInput
 from zzalu.kafka import KafkaUnavailable, produce_nowait, topic_name
-from zzalu.relay import PoisonRecord
+from zzalu.relay import PoisonRecord, row_id
 from zzalu.text import BODY, NICKNAME, clean_input
 
 from . import events
@@ -94,10 +95,15 @@ def notify_after_commit(notices: list[Notice]) -> None:
 # --- the relay side ------------------------------------------------------------------------------
 
 
+SITE_PATH = re.compile(r"/(?![/\\])[^\s\\]{0,499}")
+
+
 def _site_path(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+    """A path on this site, and nothing a browser could read as another host ("//x",
+    "/\\x", a path with spaces or control characters)."""
+    if not isinstance(value, str) or not SITE_PATH.fullmatch(value):
         raise ValueError("url must be a path on this site")
-    return clean_input(value, BODY, field="url")[:500]
+    return value
 
 
 def notification_from_record(record: dict[str, Any]) -> Notification:
@@ -107,22 +113,18 @@ def notification_from_record(record: dict[str, Any]) -> Notification:
         at = envelope.parse_iso(record["at"])
         if at.tzinfo is None:
             raise ValueError("at without a time zone")
+        envelope.iso(at)  # OverflowError for the far ends of the calendar
         count = record["count"]
         if isinstance(count, bool) or not isinstance(count, int) or not 0 < count < 2**31:
             raise ValueError("count out of range")
         if record["kind"] not in Notification.Kind.values:
             raise ValueError(f"kind {record['kind']!r}"[:100])
         actor_id = None if actor is None else actor.get("id")
-        if actor_id is not None and (isinstance(actor_id, bool) or not 0 < int(actor_id) < 2**63):
-            raise ValueError("actor id out of range")
-        recipient_id = record["recipient_id"]
-        if isinstance(recipient_id, bool) or not 0 < int(recipient_id) < 2**63:
-            raise ValueError("recipient id out of range")
         return Notification(
             notification_id=uuid.UUID(str(record["notification_id"])),
-            recipient_id=int(recipient_id),
+            recipient_id=row_id(record["recipient_id"]),
             kind=record["kind"],
-            actor_id=None if actor_id is None else int(actor_id),
+            actor_id=None if actor_id is None else row_id(actor_id),
             actor_nickname=""
             if actor is None
             else clean_input(actor.get("nickname") or "", NICKNAME, field="nickname"),
@@ -139,7 +141,8 @@ def notification_from_record(record: dict[str, Any]) -> Notification:
 
 
 def notifications_store(incoming: list[Notification]) -> list[Notification]:
-    """Store notifications once each; returns the ones that are new or changed (to announce).
+    """Store notifications once each; returns them as stored, to announce (again, for a
+    redelivered record: its first announcement may be what failed).
 
     A record seen before changes nothing, except likes on one caption, which share one row:
     a newer record updates its count and makes it unread again. Notifications for members
@@ -165,15 +168,18 @@ def notifications_store(incoming: list[Notification]) -> list[Notification]:
             notification.save()
             existing[notification.notification_id] = notification
             changed.append(notification)
-        elif notification.updated_at > stored.updated_at:
-            stored.count, stored.updated_at, stored.read_at = (
-                notification.count, notification.updated_at, None,
-            )  # fmt: skip
-            stored.actor_id, stored.actor_nickname = (
-                notification.actor_id, notification.actor_nickname,
-            )  # fmt: skip
-            stored.save(update_fields=["count", "updated_at", "read_at", "actor", "actor_nickname"])
-            changed.append(stored)
+        else:
+            if notification.updated_at > stored.updated_at:  # likes: the newer count wins
+                stored.count, stored.updated_at, stored.read_at = (
+                    notification.count, notification.updated_at, None,
+                )  # fmt: skip
+                stored.actor_id, stored.actor_nickname = (
+                    notification.actor_id, notification.actor_nickname,
+                )  # fmt: skip
+                fields = ["count", "updated_at", "read_at", "actor", "actor_nickname"]
+                stored.save(update_fields=fields)
+            if stored not in changed:
+                changed.append(stored)
     return changed
 
 

@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import events, selectors, services
@@ -24,6 +25,8 @@ def notification_open(request, notification_id: int):
     if notification.read_at is None:
         unread = services.notifications_mark_read(user=request.user, ids=[notification.pk])
         tell_other_pages(request.user.pk, events.read_frame(ids=[notification.pk], unread=unread))
+    if not url_has_allowed_host_and_scheme(notification.url, allowed_hosts=None):
+        return redirect("notification-list")  # the relay lets only site paths in; still
     return redirect(notification.url)
 
 

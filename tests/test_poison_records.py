@@ -607,11 +607,9 @@ def test_a_replayed_or_older_notification_changes_nothing_and_is_not_shown_again
 
 def test_a_notification_batch_retried_after_its_announce_failed_is_announced(db):
     """The relay retries a batch whose announce failed (Redis away: a transient failure) or
-    that a later record broke, and only commits once a batch is stored *and* announced. The
-    notifications handler stores first and, on the retry, finds the rows stored and announces
-    nothing: the member never gets the frame (only the unread count, at the next heartbeat).
-    (notifications/relay.py handle_batch announces only what notifications_store changed;
-    the chat handler announces a redelivered entry again.)"""
+    that a later record broke, and only commits once a batch is stored *and* announced. On the
+    retry the notifications handler finds the rows stored and announces them again, as the
+    chat handler does with a redelivered entry: the member gets the frame."""
     recipient, actor = make_user(), make_user()
     record = SimpleNamespace(
         topic="notifications.events", partition=0, offset=0,
@@ -800,9 +798,11 @@ def test_readyz_says_relay_stale_when_the_relay_is_stuck_or_gone(live):
         assert time.monotonic() < deadline, readyz(web)
         time.sleep(0.2)
     room, member = make_room(), make_user()
-    with transaction.atomic():  # stuck: waiting for a lock inside a batch
-        ChatRoom.objects.select_for_update().get(pk=room.pk)
-        with live.room_socket(room, member) as sock:
+    # Opened (and so joined: a write, which SQLite's lock below would hold up) first.
+    with live.room_socket(room, member) as sock:
+        sock.recv_type("room.presence")
+        with transaction.atomic():  # stuck: waiting for a lock inside a batch
+            ChatRoom.objects.select_for_update(no_key=True).get(pk=room.pk)
             sock.send(type="chat.send", client_msg_id="stuck", body="기다려요")
             sock.recv_type("chat.ack")
             time.sleep(5)
@@ -825,14 +825,14 @@ def test_readyz_says_relay_stale_when_the_relay_is_stuck_or_gone(live):
 @pytest.mark.postgres  # a row lock holds one room only; SQLite's lock would hold every write
 def test_a_member_opens_a_room_socket_while_a_batch_holds_the_room(live):
     """Opening a room socket while logged in joins the room (issue 14): ``room_join`` inserts
-    a RoomMember, and the insert's foreign-key check takes ``FOR KEY SHARE`` on the room's row,
-    which conflicts with the ``FOR UPDATE`` the relay holds while it numbers a batch for the room
-    (``message_store_batch``). So every member's connect waits for the room's batch in flight,
-    and none opens while the relay is stuck in one (which test_readyz_says_relay_stale_… meets:
-    its socket's handshake times out). Anonymous readers still open."""
+    a RoomMember, and the insert's foreign-key check takes ``FOR KEY SHARE`` on the room's row.
+    The relay numbers a batch under ``FOR NO KEY UPDATE``, which does not conflict with it, so
+    a member's connect does not wait for the room's batch in flight (nor forever when the relay
+    is stuck in one)."""
     room, member = make_room(), make_user()
     with transaction.atomic():
-        ChatRoom.objects.select_for_update().get(pk=room.pk)  # as the relay numbering a batch
+        # As the relay numbering a batch for the room.
+        ChatRoom.objects.select_for_update(no_key=True).get(pk=room.pk)
         with live.room_socket(room) as reader:
             assert reader.recv_type("room.presence", timeout=5)["online"] >= 1
         started = time.monotonic()

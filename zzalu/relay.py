@@ -67,6 +67,15 @@ class PoisonRecord(ValueError):
     never be stored. It goes to the dead letters without a second try."""
 
 
+def row_id(value: Any) -> int:
+    """A primary key from a record: a JSON integer from 1 to 2**63 - 1, or ValueError (not a
+    string or a fraction that int() would quietly turn into someone else's id; a larger number
+    would fail the database query, not the record's check)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise ValueError(f"not an id: {value!r}"[:100])
+    return value
+
+
 def decode_record(record, required: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """The record's envelope if its type is one of ``required``'s and has those fields;
     raises PoisonRecord otherwise."""
