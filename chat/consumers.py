@@ -46,9 +46,15 @@ from zzalu.sockets import (
 
 from . import events, selectors
 from .changes import CLIENT_TYPES, chat_change_submit, event_id_clean
-from .moderation import moderation_submit, report_create, slow_mode_take, standing_of
+from .moderation import (
+    moderation_submit,
+    report_create,
+    room_enter,
+    slow_mode_take,
+    standing_of,
+)
 from .presence import presence_count, presence_leave, presence_touch
-from .services import chat_message_submit, presence_announce, read_marker_advance, room_join
+from .services import chat_message_submit, presence_announce, read_marker_advance
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +83,15 @@ class ChatConsumer(EnvelopeConsumer):
     async def open(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
         self.group = events.room_group(self.room_id)
-        if not await database_sync_to_async(selectors.room_exists)(room_id=self.room_id):
+        # One trip to the database thread: the room, the member's standing, joining it.
+        self.standing = await database_sync_to_async(room_enter)(
+            room_id=self.room_id, user=self.user
+        )
+        if self.standing is None:
             await self.close_with(CLOSE_NOT_FOUND, "unknown room")
+            return
+        if self.standing.banned:
+            await self.close_with(CLOSE_FORBIDDEN, _banned_reason(self.standing.ban_reason))
             return
         self.joined = False
         self._deliver = asyncio.Lock()
@@ -89,14 +102,6 @@ class ChatConsumer(EnvelopeConsumer):
         self._read_next_write = 0.0  # loop time of the next write allowed
         self._read_writer: asyncio.Task | None = None
         self._typing_next = 0.0  # loop time from which the next typing reaches the room
-        self.standing = await database_sync_to_async(standing_of)(
-            room_id=self.room_id, user=self.user
-        )
-        if self.standing.banned:
-            await self.close_with(CLOSE_FORBIDDEN, _banned_reason(self.standing.ban_reason))
-            return
-        if self.user_id is not None:  # opening a room while logged in joins it
-            await database_sync_to_async(room_join)(room_id=self.room_id, user=self.user)
         # ack_id -> (client_msg_id, event_id) of this socket's sends and changes not yet
         # acknowledged (see Submitted).
         self._unacked: dict[str, tuple[str, str]] = {}
@@ -268,12 +273,14 @@ class ChatConsumer(EnvelopeConsumer):
             standing = await database_sync_to_async(standing_of)(
                 room_id=self.room_id, user=self.user
             )
-            reason = _banned_reason(standing.ban_reason) if standing.banned else "kicked"
+            banned = standing is not None and standing.banned
+            reason = _banned_reason(standing.ban_reason) if banned else "kicked"
             await self.close_with(CLOSE_FORBIDDEN, reason)
         elif mine or any(user_id == 0 for user_id, _ in notes):
-            self.standing = await database_sync_to_async(standing_of)(
+            standing = await database_sync_to_async(standing_of)(
                 room_id=self.room_id, user=self.user
             )
+            self.standing = standing or self.standing  # None: the room is gone
 
     # --- group -> socket -------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from zzalu.text import CLIENT_MSG_ID, NICKNAME, REASON, clean_input
 
 from . import events
 from .models import ChatMessage, ChatRoom, MessageReport, ModerationAction, RoomMember
-from .services import EVENT_NAMESPACE, Submitted, UnstorableRecord
+from .services import EVENT_NAMESPACE, Submitted, UnstorableRecord, room_join
 
 OWNER, MODERATOR, STAFF = "owner", "moderator", "staff"
 MAX_MUTE = timedelta(days=30)
@@ -83,8 +83,11 @@ REPORTS_PERMISSION = "chat.change_messagereport"  # the admin's report queue, ev
 
 
 def is_staff(user) -> bool:
-    """Moderates every room (see STAFF_PERMISSION)."""
-    return bool(user and user.is_authenticated and user.has_perm(STAFF_PERMISSION))
+    """Moderates every room (see STAFF_PERMISSION; only staff accounts are asked: a
+    permission lookup is two queries, and a member opening a socket makes none)."""
+    if not (user and user.is_authenticated):
+        return False
+    return user.is_superuser or (user.is_staff and user.has_perm(STAFF_PERMISSION))
 
 
 def is_protected(user) -> bool:
@@ -245,10 +248,13 @@ class Standing:
         return None
 
 
-def standing_of(*, room_id: int, user) -> Standing:
+def standing_of(*, room_id: int, user) -> Standing | None:
+    """None when there is no such room."""
     room = ChatRoom.objects.filter(pk=room_id).values("owner_id", "slow_mode_seconds").first()
-    if room is None or not (user and user.is_authenticated):
-        return Standing(user_id=None, slow_mode_seconds=room["slow_mode_seconds"] if room else 0)
+    if room is None:
+        return None
+    if not (user and user.is_authenticated):
+        return Standing(user_id=None, slow_mode_seconds=room["slow_mode_seconds"])
     member = RoomMember.objects.filter(room_id=room_id, user=user).first()
     return Standing(
         user_id=user.pk,
@@ -260,6 +266,15 @@ def standing_of(*, room_id: int, user) -> Standing:
         ban_reason=member.ban_reason if member else "",
         slow_mode_seconds=room["slow_mode_seconds"],
     )
+
+
+def room_enter(*, room_id: int, user) -> Standing | None:
+    """A socket opening: the member's standing in the room (None: no such room), and a member
+    not banned joins it (opening a room while logged in joins it)."""
+    standing = standing_of(room_id=room_id, user=user)
+    if standing is not None and standing.user_id is not None and not standing.banned:
+        room_join(room_id=room_id, user=user)
+    return standing
 
 
 async def slow_mode_take(*, room_id: int, standing: Standing) -> None:

@@ -13,6 +13,7 @@ from kafka import KafkaConsumer
 
 from chat.changes import message_remove
 from chat.models import ChatMessage
+from chat.moderation import moderation_act
 from comments import services as hakwon
 from zzalu import envelope
 from zzalu.kafka import dead_letter_topic
@@ -142,6 +143,15 @@ def test_every_event_on_every_topic_matches_its_schema(live):
     hakwon.comment_delete(comment=reply, user=bob)
     hakwon.hakwon_close(hakwon=today)
 
+    # Moderation in a room alice owns: an action on a member, and one on the room.
+    ruled = make_room(owner=alice)
+    for payload in (
+        {"action": "mute", "user_id": bob.pk, "duration": 60},
+        {"action": "ban", "user_id": bob.pk, "reason": "도배"},
+        {"action": "slow_mode", "seconds": 30},
+    ):
+        moderation_act(room_id=ruled.pk, actor=alice, payload=payload)
+
     checks, required = validators(), written_types()
     seen: set[str] = set()
     mine = {alice.pk, bob.pk}
@@ -176,6 +186,10 @@ def test_every_event_on_every_topic_matches_its_schema(live):
     assert [r["added"] for r in log[3:5]] == [True, False]
     assert [r["deleted_by"] for r in log[5:]] == ["author", "staff"]
     assert log[6]["actor"]["id"] == moderator.pk
+    actions = [r for r in chat if r.get("room_id") == ruled.pk and r["type"] == "chat.moderation"]
+    assert [(r["kind"], r["actor"]["role"]) for r in actions] == [
+        ("muted", "owner"), ("banned", "owner"), ("slow_mode", "owner"),
+    ]  # fmt: skip
 
     # The five notifications, each through its real path: the relay writes chat's (no
     # event_id), the outbox the title-hakwon's (an event_id of their own).

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from chat.changes import message_remove
-from chat.models import ChatMessage, ChatRoom, MessageChange, Reaction
+from chat.models import ChatMessage, ChatRoom, MessageChange, ModerationAction, Reaction
+from chat.moderation import moderation_act
 
 from .conftest import make_room, make_user
 from .ws import send_until_acked
@@ -24,6 +25,8 @@ CHANGE_FIELDS = ("room_id", "seq", "change_id", "message__event_id", "kind", "ac
                  "actor_nickname", "client_msg_id", "body", "emoji", "count", "deleted_by",
                  "at")  # fmt: skip
 REACTION_FIELDS = ("message__event_id", "user_id", "emoji", "created_at")
+ACTION_FIELDS = ("room_id", "seq", "action_id", "kind", "actor_id", "actor_role", "target_id",
+                 "until", "seconds", "reason", "at")  # fmt: skip
 
 
 def history(room_ids) -> dict[str, list]:
@@ -41,6 +44,11 @@ def history(room_ids) -> dict[str, list]:
         ),
         "reactions": sorted(
             Reaction.objects.filter(message__room_id__in=room_ids).values_list(*REACTION_FIELDS)
+        ),
+        "actions": list(
+            ModerationAction.objects.filter(room_id__in=room_ids)
+            .order_by("room_id", "seq")
+            .values_list(*ACTION_FIELDS)
         ),
         "last_seqs": list(
             ChatRoom.objects.filter(pk__in=room_ids).order_by("pk").values_list("pk", "last_seq")
@@ -152,6 +160,12 @@ def test_replaying_the_log_into_an_empty_database_reproduces_the_history(live):
             # not stored yet); the relay then drops it without a seq, and so must the rebuild.
             changed(a, "chat.delete", of(alice, 11))
             change(a, "chat.edit", of(alice, 11), body="너무 늦은 수정")
+            # Moderation takes its seqs in the same sequence, and is rebuilt with them.
+            for payload in (
+                {"action": "mute", "user_id": bob.pk, "duration": 600},
+                {"action": "slow_mode", "seconds": 0},
+            ):
+                moderation_act(room_id=room.pk, actor=moderator, payload=payload)
             last = send_until_acked(a, "마지막", "last-1")
             while watcher.recv_type("chat.message")["event_id"] != last["event_id"]:
                 pass  # everything before it in the room's log is stored
@@ -174,11 +188,14 @@ def test_replaying_the_log_into_an_empty_database_reproduces_the_history(live):
     assert kinds.count("reacted") == 4 and kinds.count("unreacted") == 1
     assert kinds.count("deleted") == 5 and kinds.count("edited") == 1
     # One sequence per room for messages and changes: 1..last_seq, none twice, none missing.
+    entries = before["messages"] + before["changes"] + before["actions"]
     for room_id, last_seq in before["last_seqs"]:
-        seqs = [row[1] for row in before["messages"] + before["changes"] if row[0] == room_id]
+        seqs = [row[1] for row in entries if row[0] == room_id]
         assert sorted(seqs) == list(range(1, last_seq + 1))
-    assert dict(before["last_seqs"])[room.pk] == 40 + 4 + len(before["changes"])
+    assert [row[3] for row in before["actions"]] == ["muted", "slow_mode"]
+    assert dict(before["last_seqs"])[room.pk] == 40 + 4 + len(before["changes"]) + 2
 
+    ModerationAction.objects.all().delete()
     MessageChange.objects.all().delete()
     Reaction.objects.all().delete()
     ChatMessage.objects.all().delete()
