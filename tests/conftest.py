@@ -292,3 +292,33 @@ def make_comment(*, hakwon, author=None, content="캡션", parent=None, likes: i
         Comment.objects.filter(pk=comment.pk).update(like_count=likes)
         comment.refresh_from_db()
     return comment
+
+
+def store_messages(room, sender, bodies) -> list:
+    """Stored messages as the relay stores them (numbered per room), without a socket or
+    Kafka: ``bodies`` is a list of texts, or a count of "m<i>" ones."""
+    import uuid
+
+    from django.utils import timezone
+
+    from chat import events
+    from chat.services import IncomingMessage, message_store_batch
+
+    if isinstance(bodies, int):
+        bodies = [f"m{i}" for i in range(bodies)]
+    return message_store_batch(
+        items=[
+            IncomingMessage(
+                events.message_record(
+                    event_id=str(uuid.uuid4()),
+                    room_id=room.pk,
+                    sender=sender.public_profile,
+                    body=body,
+                    gif_url=None,
+                    client_msg_id=f"seed-{uuid.uuid4().hex}",
+                    sent_at=timezone.now(),
+                )
+            )
+            for body in bodies
+        ]
+    )

@@ -74,25 +74,9 @@ def read_topic(kind: str, settle: float = 3.0) -> list[dict]:
     ]
 
 
-def answered(sock, client_msg_id: str) -> dict:
-    """The chat.ack (or error) answering this client_msg_id; other frames stay queued."""
-    held = []
-    try:
-        while True:
-            frame = sock.recv(timeout=30)
-            if (
-                frame["type"] in ("chat.ack", "error")
-                and frame.get("client_msg_id") == client_msg_id
-            ):
-                return frame
-            held.append(frame)
-    finally:
-        sock.pending.extendleft(reversed(held))
-
-
 def acked(sock, type_: str, client_msg_id: str, **fields) -> dict:
     sock.send(type=type_, client_msg_id=client_msg_id, **fields)
-    answer = answered(sock, client_msg_id)
+    answer = sock.answer(client_msg_id)
     assert answer["type"] == "chat.ack", answer
     return answer
 

@@ -16,30 +16,17 @@ from .conftest import make_user
 pytestmark = pytest.mark.services
 
 
-def answer(sock, cid: str) -> dict:
-    """The chat.ack or error answering ``cid``; other frames stay queued."""
-    for frame in list(sock.pending):
-        if frame.get("client_msg_id") == cid and frame["type"] in ("chat.ack", "error"):
-            sock.pending.remove(frame)
-            return frame
-    while True:
-        frame = sock._read(10)
-        if frame.get("client_msg_id") == cid and frame["type"] in ("chat.ack", "error"):
-            return frame
-        sock.pending.append(frame)
-
-
 def moderate(sock, **fields) -> dict:
     """Send room.moderate and return its answer (chat.ack or error)."""
     cid = uuid.uuid4().hex
     sock.send(type="room.moderate", client_msg_id=cid, **fields)
-    return answer(sock, cid)
+    return sock.answer(cid)
 
 
 def send(sock, body: str) -> dict:
     cid = uuid.uuid4().hex
     sock.send(type="chat.send", client_msg_id=cid, body=body)
-    return answer(sock, cid)
+    return sock.answer(cid)
 
 
 @pytest.fixture

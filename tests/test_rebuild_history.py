@@ -73,27 +73,11 @@ def renumbered(before: dict[str, list], after: dict[str, list]) -> dict:
     }
 
 
-def answered(sock, client_msg_id: str) -> dict:
-    """The chat.ack (or error) answering this client_msg_id; other frames stay queued."""
-    held = []
-    try:
-        while True:
-            frame = sock.recv(timeout=30)
-            if (
-                frame["type"] in ("chat.ack", "error")
-                and frame.get("client_msg_id") == client_msg_id
-            ):
-                return frame
-            held.append(frame)
-    finally:
-        sock.pending.extendleft(reversed(held))
-
-
 def change(sock, type_: str, event_id: str, **fields) -> dict:
     """Send a change and wait for its answer (a chat.ack, or an error frame)."""
     client_msg_id = uuid.uuid4().hex
     sock.send(type=type_, client_msg_id=client_msg_id, event_id=str(event_id), **fields)
-    return answered(sock, client_msg_id)
+    return sock.answer(client_msg_id)
 
 
 def changed(sock, type_: str, event_id: str, **fields) -> None:

@@ -9,38 +9,15 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 from kafka import KafkaConsumer
 
-from chat import events
 from chat.models import RoomMember
 from chat.presence import online_count, room_presence
-from chat.services import IncomingMessage, message_store_batch
 from zzalu import envelope
 
-from .conftest import make_room, make_user
+from .conftest import make_room, make_user, store_messages
 
 pytestmark = pytest.mark.services
-
-
-def seed(room, sender, count: int) -> None:
-    """Stored messages, numbered as the relay numbers them, without a socket."""
-    message_store_batch(
-        items=[
-            IncomingMessage(
-                events.message_record(
-                    event_id=str(uuid.uuid4()),
-                    room_id=room.pk,
-                    sender=sender.public_profile,
-                    body=f"메시지 {i}",
-                    gif_url=None,
-                    client_msg_id=f"seed-{uuid.uuid4().hex}",
-                    sent_at=timezone.now(),
-                )
-            )
-            for i in range(count)
-        ]
-    )
 
 
 def marker(room, user) -> int | None:
@@ -141,7 +118,7 @@ def test_anonymous_readers_cannot_type_or_mark_read(live):
 
 def test_opening_the_room_socket_joins_the_room(live):
     room, alice = make_room(), make_user()
-    seed(room, room.owner, 3)
+    store_messages(room, room.owner, 3)
     assert marker(room, alice) is None
     with live.room_socket(room, alice) as a:
         a.recv_type("room.presence")
@@ -158,7 +135,7 @@ def test_chat_read_is_coalesced_and_never_lowers_the_marker(live):
     with live.room_socket(room, alice) as a:
         a.recv_type("room.presence")
         assert marker(room, alice) == 0  # joined while the room was empty
-        seed(room, room.owner, 40)
+        store_messages(room, room.owner, 40)
 
         # A reader marking every message it shows: 30 frames in about a second, the marker
         # watched all along.
@@ -200,7 +177,7 @@ def test_a_closing_socket_writes_what_it_held_back(live):
     room, alice = make_room(), make_user()
     with live.room_socket(room, alice) as a:
         a.recv_type("room.presence")
-        seed(room, room.owner, 10)
+        store_messages(room, room.owner, 10)
         a.send(type="chat.read", seq=4)
         wait_for(lambda: marker(room, alice) == 4)  # the first write goes at once
         a.send(type="chat.read", seq=9)  # held back for two seconds...
@@ -211,7 +188,7 @@ def test_a_closing_socket_writes_what_it_held_back(live):
 
 def test_chat_read_needs_a_non_negative_integer_seq(live):
     room, alice = make_room(), make_user()
-    seed(room, room.owner, 3)
+    store_messages(room, room.owner, 3)
     with live.room_socket(room, alice) as a:
         for seq in (-1, "2", 1.5, True, None, [3]):
             a.send(type="chat.read", seq=seq)
@@ -225,7 +202,7 @@ def test_chat_read_needs_a_non_negative_integer_seq(live):
 
 def test_chat_read_and_typing_do_not_use_up_the_send_rate(live):
     room, alice = make_room(), make_user()
-    seed(room, room.owner, 5)
+    store_messages(room, room.owner, 5)
     with live.room_socket(room, alice) as a:
         for seq in range(1, 31):
             a.send(type="chat.read", seq=seq % 6)

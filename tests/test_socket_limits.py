@@ -14,15 +14,10 @@ import itertools
 import json
 import time
 import urllib.request
-import uuid
 
 import pytest
-from django.utils import timezone
 
-from chat import events
-from chat.services import IncomingMessage, message_store_batch
-
-from .conftest import make_hakwon, make_room, make_user
+from .conftest import make_hakwon, make_room, make_user, store_messages
 from .ws import Socket
 
 PER_MEMBER, PER_ADDRESS, LEASE = 3, 4, 4
@@ -147,28 +142,9 @@ def test_anonymous_readers_cost_the_room_no_presence_event(live, capped):
         readers[2].close()
 
 
-def seed(room, sender, count: int) -> None:
-    message_store_batch(
-        items=[
-            IncomingMessage(
-                events.message_record(
-                    event_id=str(uuid.uuid4()),
-                    room_id=room.pk,
-                    sender=sender.public_profile,
-                    body=f"m{i}",
-                    gif_url=None,
-                    client_msg_id=f"seed-{uuid.uuid4().hex[:8]}",
-                    sent_at=timezone.now(),
-                )
-            )
-            for i in range(count)
-        ]
-    )
-
-
 def test_catch_up_replays_at_most_the_limit_after_a_gap_frame(live, capped):
     room, member = make_room(), make_user()
-    seed(room, member, 12)
+    store_messages(room, member, 12)
     with open_socket(live, capped, f"/ws/rooms/{room.pk}/", after_seq=2) as sock:
         assert sock.recv() == {"type": "chat.gap", "after_seq": 2, "before_seq": 8}
         assert [m["seq"] for m in sock.collect("chat.message", 5)] == [8, 9, 10, 11, 12]

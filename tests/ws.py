@@ -77,6 +77,23 @@ class Socket:
                 return frame
             self.pending.append(frame)
 
+    def answer(self, client_msg_id: str, timeout: float = 30) -> dict[str, Any]:
+        """The chat.ack or error answering this client_msg_id; other frames stay queued."""
+        for frame in self.pending:
+            if frame["type"] in ("chat.ack", "error") and frame.get("client_msg_id") == (
+                client_msg_id
+            ):
+                self.pending.remove(frame)
+                return frame
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self._read(deadline - time.monotonic())
+            if frame["type"] in ("chat.ack", "error") and frame.get("client_msg_id") == (
+                client_msg_id
+            ):
+                return frame
+            self.pending.append(frame)
+
     def collect(self, type_: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
         """``count`` frames of a type (TimeoutError says how many arrived)."""
         deadline = time.monotonic() + timeout

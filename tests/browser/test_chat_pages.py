@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from chat import events
 from chat.models import ChatMessage
-from chat.services import IncomingMessage, message_store_batch, room_create
-from tests.conftest import make_room, make_user
+from chat.services import room_create
+from tests.conftest import make_room, make_user, store_messages
 
 from .conftest import PHONE, screenshot, start_web
 
@@ -49,27 +46,6 @@ def open_room(page: Page, room) -> Page:
     page.goto(f"/rooms/{room.pk}/")
     expect(page.locator("#room")).to_have_attribute("data-state", "open")
     return page
-
-
-def seed_history(room, sender, bodies: list[str]) -> None:
-    """Stored messages as the relay stores them (numbered per room), without a socket."""
-    who = sender.public_profile
-    message_store_batch(
-        items=[
-            IncomingMessage(
-                events.message_record(
-                    event_id=str(uuid.uuid4()),
-                    room_id=room.pk,
-                    sender=who,
-                    body=body,
-                    gif_url=None,
-                    client_msg_id=f"seed-{i}",
-                    sent_at=timezone.now(),
-                )
-            )
-            for i, body in enumerate(bodies)
-        ]
-    )
 
 
 def test_two_members_exchange_ten_messages_in_order_and_a_reload_shows_them(live, browsers):
@@ -185,14 +161,14 @@ def test_a_reader_who_missed_more_than_the_catch_up_limit_loads_the_rest_where_i
     """The socket replays the newest CHAT_CATCH_UP_LIMIT (3 here) after a chat.gap; the page
     puts a button where the missing ones belong and fills the gap from the history API."""
     room, author = make_room(), make_user(nickname="글쓴이")
-    seed_history(room, author, ["처음"])
+    store_messages(room, author, ["처음"])
     restartable = start_web(live, "web-catch-up", CHAT_CATCH_UP_LIMIT="3")
     try:
         reader = open_room(browsers.page(base=restartable.http), room)
         expect(reader.locator(".msg")).to_have_count(1)
         restartable.stop()
         expect(reader.locator("#room")).to_have_attribute("data-state", "reconnecting")
-        seed_history(room, make_user(), [f"놓친 {i}" for i in range(1, 11)])  # seq 2..11
+        store_messages(room, make_user(), [f"놓친 {i}" for i in range(1, 11)])  # seq 2..11
 
         restartable.start()
         expect(reader.locator("#room")).to_have_attribute("data-state", "open", timeout=30_000)
@@ -241,7 +217,7 @@ def test_a_send_that_is_rate_limited_says_so_and_keeps_the_text_for_a_retry(live
 
 def test_load_older_pages_back_to_the_first_message(live, browsers):
     room, member = make_room(), make_user()
-    seed_history(room, member, [f"옛날 메시지 {i}" for i in range(1, 71)])
+    store_messages(room, member, [f"옛날 메시지 {i}" for i in range(1, 71)])
     page = open_room(browsers.page(), room)  # anonymous readers may read
     expect(page.locator(".msg")).to_have_count(50)
     assert seqs(page) == list(range(21, 71))
@@ -513,9 +489,9 @@ def test_a_member_opens_at_the_new_messages_divider_and_reading_moves_the_marker
 
     room = make_room()
     alice, bob, carol = make_user(), make_user(nickname="밥"), make_user()
-    seed_history(room, alice, ["읽은 1", "읽은 2", "읽은 3"])
+    store_messages(room, alice, ["읽은 1", "읽은 2", "읽은 3"])
     room_join(room_id=room.pk, user=bob)  # bob has read those three
-    seed_history(room, carol, [f"새 글 {i}" for i in range(30)])
+    store_messages(room, carol, [f"새 글 {i}" for i in range(30)])
 
     def marker() -> int:
         return RoomMember.objects.get(room=room, user=bob).last_read_seq
