@@ -24,6 +24,11 @@ its examples. After every frame:
   one gets ``invalid_payload``, an anonymous one ``auth_required``; the member's read marker
   ends between what the reads asked for and the room's newest ``seq``, and the watcher sees
   ``room.typing`` at most once per 2 s per socket, never from an anonymous one;
+- a member's ``room.moderate`` (issue 15), in a room they neither own nor moderate, is never
+  acknowledged: ``forbidden``, or ``invalid_payload`` / ``not_found`` as its fields and the
+  member it names call for (checked in that order), and nothing is moderated; a ``chat.report``
+  is acknowledged once per message and stored with its reason, then ``already_reported``;
+  ``not_found`` for no message of the room, ``invalid_payload`` for a missing or hostile reason;
 - the personal socket ``/ws/me/`` answers every frame of a member (``unknown_type``,
   ``invalid_json``, ``too_large``, ``invalid_token`` or ``auth.ack``) and never closes, still
   delivers the member's next notification after the fuzz and changes nothing stored; anonymous
@@ -48,6 +53,7 @@ from typing import Any, NamedTuple
 import orjson
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -55,7 +61,15 @@ from rest_framework_simplejwt.tokens import AccessToken
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.changes import change_id_for
-from chat.models import ChatMessage, ChatRoom, MessageChange, Reaction, RoomMember
+from chat.models import (
+    ChatMessage,
+    ChatRoom,
+    MessageChange,
+    MessageReport,
+    ModerationAction,
+    Reaction,
+    RoomMember,
+)
 from comments import services as hakwon_services
 from comments.models import Comment, CommentLike
 from notifications.models import Notification
@@ -82,7 +96,7 @@ pytestmark = pytest.mark.postgres
 EXAMPLES = {
     "member": 1000,
     "anonymous": 250,
-    "chat member": 2000,
+    "chat member": 2400,  # issue 15: moderation and reports as well (about 400 frames)
     "paths": 100,
     "me member": 400,
     "me anonymous": 60,
@@ -103,10 +117,26 @@ SOCKET_CODES = {
     "invalid_token",  # auth.refresh, which both sockets take
 }
 CHAT_CODES = SOCKET_CODES | {"not_found", "forbidden", "edit_window_closed", "deleted"}
+# Issue 15: a member's standing (never the fuzzed member's: nobody moderates them) and reports.
+CHAT_CODES |= {"muted", "banned", "slow_mode", "already_reported"}
 HAKWON_CODES = SOCKET_CODES | {"hakwon_closed", "already_liked", "not_liked", "not_found"}
 HAKWON_CODES |= {"nested_reply"}
 CHANGE_TYPES = ["chat.edit", "chat.delete", "chat.react", "chat.unreact"]
 CHAT_TYPES = ["chat.send", *CHANGE_TYPES]
+# Issue 15: a room's own moderation and reports (docs/protocol.md).
+MODERATION_TYPES = ["room.moderate", "chat.report"]
+MODERATION_ACTIONS = [
+    "mute",
+    "unmute",
+    "kick",
+    "ban",
+    "unban",
+    "slow_mode",
+    "appoint",
+    "dismiss",
+]
+MAX_MUTE_SECONDS = 30 * 24 * 3600
+MAX_SLOW_MODE_SECONDS = 600
 # Issue 14: frames a valid one of which gets no answer at all (docs/protocol.md).
 SILENT_TYPES = ["chat.read", "typing"]
 # The personal socket takes no frame of its own: every type is unknown but auth.refresh.
@@ -318,6 +348,51 @@ event_ids = weighted(
 )
 # A send is mostly not a reply.
 reply_tos = weighted((6, st.none()), (3, targets), (1, event_ids))
+
+
+class Who(NamedTuple):
+    """A ``user_id`` chosen when the frame goes out (see ChatRoomState.user_id): ``me`` (the
+    fuzzing member), ``other`` (another member), ``owner`` (the room's), ``staff``,
+    ``inactive`` (a deactivated account), ``gone`` (a deleted one)."""
+
+    kind: str
+
+
+user_ids = weighted(
+    (6, st.builds(Who, st.sampled_from(["me", "other", "other", "owner", "staff", "inactive"]))),
+    (1, st.just(Who("gone"))),
+    (1, st.sampled_from([0, -1, 1, 2**63 - 1, *HUGE_INTS])),
+    (1, st.integers()),
+    (1, st.sampled_from(["1", "me", "", "0x1", "\uff11", 1.0, True, False, None, [1], {"id": 1}])),
+    (1, any_text | json_values),
+)
+durations = weighted(
+    (6, st.integers(1, MAX_MUTE_SECONDS)),
+    (2, st.sampled_from([0, -1, 1, 600, MAX_MUTE_SECONDS, MAX_MUTE_SECONDS + 1, *HUGE_INTS])),
+    (1, st.integers()),
+    (1, st.floats() | st.sampled_from([60.0, "60", True, None, [60], {"s": 60}])),
+    (1, any_text | json_values),
+)
+slow_seconds = weighted(
+    (6, st.integers(0, MAX_SLOW_MODE_SECONDS)),
+    (2, st.sampled_from([-1, 0, 600, 601, *HUGE_INTS])),
+    (1, st.integers()),
+    (1, st.floats() | st.sampled_from([30.0, "30", True, False, None, [30]])),
+    (1, any_text | json_values),
+)
+reasons = weighted(
+    (5, clean_text),
+    (1, st.sampled_from(["", " ", "\t", "욕설\n도배", "a\x00b", "\x1b[31m", "a\u2028b"])),
+    (1, st.text(min_size=201, max_size=260)),
+    (1, st.sampled_from(["x" * 200, "x" * 201, " " + "x" * 200 + " ", "e\u0301" * 200])),
+    (1, any_text),
+    (1, st.none() | json_values),
+)
+actions = weighted(
+    (8, st.sampled_from(MODERATION_ACTIONS)),
+    (1, st.sampled_from(["MUTE", "mute ", "", "delete", "report", "slow-mode", "owner"])),
+    (1, any_text | json_values),
+)
 CHAT_FIELDS = {
     "client_msg_id": client_msg_ids,
     "body": bodies,
@@ -326,6 +401,11 @@ CHAT_FIELDS = {
     "event_id": event_ids,
     "emoji": emojis,
     "seq": read_seqs,
+    "action": actions,
+    "user_id": user_ids,
+    "duration": durations,
+    "seconds": slow_seconds,
+    "reason": reasons,
 }
 fresh_ids = st.uuids().map(lambda u: u.hex)
 real_chat_sends = st.builds(
@@ -380,8 +460,44 @@ real_typing = st.fixed_dictionaries(
     {"type": st.just("typing")},
     optional={"body": bodies, "client_msg_id": client_msg_ids, "seq": read_seqs},
 )
+
+real_moderations = st.builds(
+    lambda cid, action, extra: {"type": "room.moderate", "client_msg_id": cid, "action": action,
+                                **extra},
+    fresh_ids | client_msg_ids,
+    actions,
+    st.fixed_dictionaries(
+        {}, optional={"user_id": user_ids, "duration": durations, "seconds": slow_seconds,
+                      "reason": reasons}
+    ),
+)  # fmt: skip
+# Mostly the fields the action takes, each right or wrong.
+real_moderations = st.one_of(
+    real_moderations,
+    st.fixed_dictionaries(
+        {"type": st.just("room.moderate"), "client_msg_id": fresh_ids,
+         "action": st.sampled_from(["mute", "ban", "kick", "unmute", "unban", "appoint",
+                                    "dismiss"]),
+         "user_id": user_ids},
+        optional={"duration": durations, "reason": reasons},
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("room.moderate"), "client_msg_id": fresh_ids,
+         "action": st.just("slow_mode"), "seconds": slow_seconds},
+        optional={"user_id": user_ids},
+    ),
+)  # fmt: skip
+real_reports = st.fixed_dictionaries(
+    {"type": st.just("chat.report"), "client_msg_id": fresh_ids | client_msg_ids,
+     "event_id": event_ids, "reason": reasons},
+)  # fmt: skip
 real_chat_frames = weighted(
-    (2, real_chat_sends), (3, real_chat_changes), (1, real_reads), (1, real_typing)
+    (2, real_chat_sends),
+    (3, real_chat_changes),
+    (1, real_reads),
+    (1, real_typing),
+    (2, real_moderations),
+    (1, real_reports),
 )
 
 
@@ -655,16 +771,21 @@ def check_hakwon_ack(reply: dict, watcher: Watcher, member) -> None:
     )
 
 
-def resolve(value: Any, event_id: Callable[[Target], str]) -> Any:
-    """``value`` with each Target written as an event_id."""
+def resolve(
+    value: Any, event_id: Callable[[Target], str], user_id: Callable[[Who], int] | None = None
+) -> Any:
+    """``value`` with each Target written as an event_id, each Who as a user_id."""
     if isinstance(value, Target):
         return event_id(value)
+    if isinstance(value, Who):
+        assert user_id is not None
+        return user_id(value)
     if isinstance(value, Obj):
-        return Obj(tuple((k, resolve(v, event_id)) for k, v in value.pairs))
+        return Obj(tuple((k, resolve(v, event_id, user_id)) for k, v in value.pairs))
     if isinstance(value, dict):
-        return {k: resolve(v, event_id) for k, v in value.items()}
+        return {k: resolve(v, event_id, user_id) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, event_id) for v in value]
+        return [resolve(v, event_id, user_id) for v in value]
     return value
 
 
@@ -680,6 +801,11 @@ def parsed(frame: Any) -> dict | None:
     if isinstance(content, dict) and isinstance(content.get("type"), str):
         return content
     return None
+
+
+def whole(value: Any, low: int, high: int) -> bool:
+    """A JSON integer (not a boolean) from ``low`` to ``high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def uuid_of(value: Any) -> str | None:
@@ -725,6 +851,12 @@ class ChatRoomState:
 
     def __init__(self, room, elsewhere, member, other):
         self.room, self.elsewhere, self.member, self.other = room, elsewhere, member, other
+        # Issue 15: whom a room.moderate may name besides the member, the other and the owner.
+        self.staff = make_user(staff=True)
+        self.inactive = make_user(is_active=False)
+        gone = make_user()
+        self.gone_id = gone.pk
+        gone.delete()
         self.window = timedelta(seconds=django_settings.CHAT_EDIT_WINDOW_SECONDS)
         # The member's reactions as their acknowledged changes left them: (event_id, emoji).
         self.reactions: dict[tuple[str, str], bool] = {}
@@ -779,6 +911,87 @@ class ChatRoomState:
             chosen = [aged]
         event_id = chosen[target.pick % len(chosen)] if chosen else uuid.uuid4()
         return UUID_FORMS[target.form](event_id)
+
+    def user_id(self, who: Who) -> int:
+        if who.kind == "gone":
+            return self.gone_id
+        users = {"me": self.member, "other": self.other, "staff": self.staff,
+                 "inactive": self.inactive, "owner": self.room.owner}  # fmt: skip
+        return users[who.kind].pk
+
+    def moderation_answers(self, content: dict) -> set[str]:
+        """What the member's ``room.moderate`` gets (issue 15, docs/protocol.md): never an
+        ack, for only the room's owner, its moderators and staff act, and the member is none
+        of them. The checks come in the order chat.moderation.moderation_record makes them:
+        the frame's id, the action and its fields, the member it names (``not_found``; the
+        member themself is ``invalid_payload``), then who asks (``forbidden``)."""
+        cid = content.get("client_msg_id")
+        if not cid or text_ok(cid, text_rule.CLIENT_MSG_ID) is None:
+            return {"invalid_payload"}
+        action = content.get("action")
+        if not isinstance(action, str) or action not in MODERATION_ACTIONS:
+            return {"invalid_payload"}
+        if action == "slow_mode":
+            ok = whole(content.get("seconds"), 0, MAX_SLOW_MODE_SECONDS)
+            return {"forbidden"} if ok else {"invalid_payload"}
+        user_id = content.get("user_id")
+        if not whole(user_id, 1, 2**63 - 1):
+            return {"invalid_payload"}
+        if action == "mute" and not whole(content.get("duration"), 1, MAX_MUTE_SECONDS):
+            return {"invalid_payload"}
+        reason = content.get("reason")
+        if action == "ban" and reason is not None and text_ok(reason, text_rule.REASON) is None:
+            return {"invalid_payload"}
+        if not get_user_model().objects.filter(pk=user_id, is_active=True).exists():
+            return {"not_found"}
+        if user_id == self.member.pk:
+            return {"invalid_payload"}  # nobody moderates themself
+        return {"forbidden"}
+
+    def report_answers(self, content: dict) -> set[str]:
+        """What the member's ``chat.report`` gets: an ack the first time for a message of this
+        room, ``already_reported`` after; ``not_found`` for no message of this room; a reason
+        is required and keeps the text rule (200 characters)."""
+        if text_ok(content.get("client_msg_id"), text_rule.CLIENT_MSG_ID) is None:
+            return {"invalid_payload"}
+        event_id = uuid_of(content.get("event_id"))
+        if event_id is None or not text_ok(content.get("reason"), text_rule.REASON):
+            return {"invalid_payload"}
+        message = self.message(event_id)
+        if message is None:
+            return {"not_found"}
+        reported = MessageReport.objects.filter(message=message, reporter=self.member).exists()
+        answers = {"already_reported" if reported else "ack"}
+        if message.is_deleted:  # whether a deleted message can be reported: either
+            answers |= {"deleted", "not_found"}
+        return answers
+
+    def check_report(self, content: dict, ack: dict) -> None:
+        """An acknowledged report is stored once, with the reason as the text rule keeps it."""
+        event_id = uuid_of(content["event_id"])
+        cid = text_rule.clean_text(content["client_msg_id"], text_rule.CLIENT_MSG_ID)
+        assert (ack["event_id"], ack["client_msg_id"]) == (event_id, cid), ack
+        reports = MessageReport.objects.filter(
+            message__room=self.room, message__event_id=event_id, reporter=self.member
+        )
+        assert [r.reason for r in reports] == [
+            text_rule.clean_text(content["reason"], text_rule.REASON)
+        ]
+
+    def assert_nothing_moderated(self) -> None:
+        """The member's room.moderate frames changed nothing: no action, no mute or ban, no
+        slow mode; and their reports keep the text rule."""
+        assert not ModerationAction.objects.filter(room__in=[self.room, self.elsewhere]).exists()
+        self.room.refresh_from_db()
+        assert self.room.slow_mode_seconds == 0
+        members = RoomMember.objects.filter(room=self.room)
+        assert not members.filter(is_moderator=True).exists()
+        assert not members.exclude(muted_until=None).exists()
+        assert not members.exclude(banned_at=None).exists()
+        reasons = MessageReport.objects.filter(reporter=self.member).values_list(
+            "reason", flat=True
+        )
+        assert all(r and not has_forbidden(r) and len(r) <= 200 for r in reasons), list(reasons)
 
     def message(self, event_id: str) -> ChatMessage | None:
         """The message an event_id names in this room, as stored now."""
@@ -981,8 +1194,55 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
         @example(frame={"type": "chat.read", "seq": True})
         @example(frame={"type": "chat.read"})
         @example(frame={"type": "typing", "body": "a\x00b"})
+        # Issue 15: an ordinary member moderates no one; reports once per message.
+        @example(
+            frame={"type": "room.moderate", "client_msg_id": "m1", "action": "mute",
+                   "user_id": Who("other"), "duration": 600}
+        )  # fmt: skip
+        @example(
+            frame={"type": "room.moderate", "client_msg_id": "m2", "action": "kick",
+                   "user_id": Who("me")}
+        )  # fmt: skip
+        @example(frame={"type": "room.moderate", "client_msg_id": "m3", "action": "slow_mode",
+                        "seconds": 30})  # fmt: skip
+        @example(
+            frame={"type": "room.moderate", "client_msg_id": "m4", "action": "ban",
+                   "user_id": Who("owner"), "reason": "a\x00b"}
+        )  # fmt: skip
+        @example(
+            frame={"type": "room.moderate", "client_msg_id": "m5", "action": ["mute"],
+                   "user_id": Who("other"), "duration": 60}
+        )  # fmt: skip
+        @example(
+            frame={"type": "room.moderate", "client_msg_id": "m6", "action": {"mute": 1},
+                   "user_id": Who("other")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "room.moderate", "client_msg_id": "m7", "action": "unban",
+                   "user_id": Who("gone")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.report", "client_msg_id": "r1", "reason": "욕설",
+                   "event_id": Target("theirs", 0, "canonical")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.report", "client_msg_id": "r2", "reason": "또",
+                   "event_id": Target("theirs", 0, "upper")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.report", "client_msg_id": "r3", "reason": "a\x00b",
+                   "event_id": Target("own", 0, "canonical")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.report", "client_msg_id": "r4", "reason": "x" * 201,
+                   "event_id": Target("own", 0, "canonical")}
+        )  # fmt: skip
+        @example(
+            frame={"type": "chat.report", "client_msg_id": "r5", "reason": "딴 방",
+                   "event_id": Target("elsewhere", 0, "canonical")}
+        )  # fmt: skip
         def exchange(frame):
-            frame = resolve(frame, state.event_id)
+            frame = resolve(frame, state.event_id, state.user_id)
             content = parsed(frame)
             if content is not None and content["type"] in SILENT_TYPES:
                 silent_exchange(peer, who, content, frame, stats, reads, room)
@@ -991,6 +1251,13 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
             expected = None
             if content is not None and content["type"] in CHAT_TYPES:
                 expected = {"auth_required"} if who != "member" else state.answers(content)
+            elif content is not None and content["type"] in MODERATION_TYPES:
+                if who != "member":
+                    expected = {"auth_required"}
+                elif content["type"] == "room.moderate":
+                    expected = state.moderation_answers(content)
+                else:
+                    expected = state.report_answers(content)
             before = None
             if (
                 who == "member"
@@ -1015,10 +1282,16 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
                 assert answer in expected | {"rate_limited", "unavailable"}, (
                     f"{short(frame)} got {reply}; expected one of {sorted(expected)}"
                 )
+            if content is not None and content["type"] in MODERATION_TYPES:
+                stats[f"acc:{content['type']} {answer}"] += 1
             if reply["type"] == "chat.ack":
                 assert who == "member", f"an anonymous socket was acknowledged: {reply}"
                 assert content is not None, reply
-                if content["type"] == "chat.send":
+                if content["type"] == "room.moderate":
+                    raise AssertionError(f"an ordinary member's {short(frame)} got {reply}")
+                if content["type"] == "chat.report":
+                    state.check_report(content, reply)
+                elif content["type"] == "chat.send":
                     check_send(frame, content, reply, watcher)
                     acked[reply["event_id"]] = frame
                     stats["acc:chat.send"] += 1
@@ -1045,6 +1318,7 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
     assert all(n == 1 for n in stored.values())
     state.assert_reactions_as_acknowledged()
     state.assert_stored_text_keeps_the_rule()
+    state.assert_nothing_moderated()
     assert_fresh_room_delivers(live)
 
 
@@ -1384,6 +1658,23 @@ def test_a_retried_delete_is_acknowledged(live):
         while (answer := sock.recv()).get("client_msg_id") != "delete-1":
             pass
     assert answer == {"type": "chat.ack", "client_msg_id": "delete-1", "event_id": event_id}
+
+
+@pytest.mark.parametrize("action", [["mute"], {"mute": 1}], ids=["list", "object"])
+def test_a_room_moderate_whose_action_is_not_text_is_invalid_payload(live, action):
+    """Issue 15 (found by the fuzz): an action that is a JSON array or object is no action;
+    the member hears ``invalid_payload`` and the socket stays open."""
+    room = make_room()
+    member, other = make_user(), make_user()
+    with live.room_socket(room, member) as sock:
+        sock.send(
+            type="room.moderate", client_msg_id="m-1", action=action, user_id=other.pk,
+            duration=60,
+        )  # fmt: skip
+        answer = sock.recv_type("error")
+        assert (answer["code"], answer["client_msg_id"]) == ("invalid_payload", "m-1"), answer
+        sock.send(type="fuzz.probe")
+        assert sock.recv_type("error")["code"] == "unknown_type"
 
 
 def test_a_client_msg_id_reused_for_another_message_changes_it(live):

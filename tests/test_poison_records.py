@@ -25,7 +25,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from redis import RedisError
 
 from chat import events
-from chat.models import ChatMessage, ChatRoom, MessageChange, Reaction
+from chat.models import (
+    ChatMessage,
+    ChatRoom,
+    MessageChange,
+    ModerationAction,
+    Reaction,
+    RoomMember,
+)
 from chat.services import chat_event_id
 from deadletters.models import DeadLetter
 from notifications import relay as notifications_relay
@@ -369,6 +376,114 @@ def test_a_change_that_does_not_apply_is_dropped_without_a_seq_or_a_dead_letter(
     assert_untouched(room, target["event_id"], sock.received)
     # Handled before the next message (one partition, in order): had it been dead-lettered,
     # its row would be there by now.
+    assert not DeadLetter.objects.filter(
+        topic=topic, partition=source[0], offset=source[1]
+    ).exists()
+
+
+# --- moderation actions (issue 15) ---------------------------------------------------------------
+
+
+def moderation_record(room: ChatRoom, actor, target, overrides: dict | None = None) -> bytes:
+    """A mute of ``target`` by ``actor`` (the room's owner) as the web process would write it,
+    changed by ``overrides``, encoded as another program would."""
+    at = datetime.now(UTC)
+    record = envelope.record(
+        events.CHAT_MODERATION,
+        action_id=str(uuid.uuid4()),
+        room_id=room.pk,
+        kind="muted",
+        actor={"id": actor.pk, "nickname": actor.display_name, "role": "owner"},
+        target={"id": target.pk, "nickname": target.display_name},
+        client_msg_id=uuid.uuid4().hex,
+        at=envelope.iso(at),
+        until=envelope.iso(at + timedelta(minutes=10)),
+    )
+    for name, value in (overrides or {}).items():
+        if value is MISSING:
+            record.pop(name, None)
+        else:
+            record[name] = value
+    return json.dumps(record, default=str).encode()
+
+
+def moderation_poisons(room: ChatRoom, member) -> dict[str, bytes]:
+    """chat.moderation records about ``member`` in ``room`` that can never apply."""
+    ghost = make_user()
+    ghost_id = ghost.pk
+    ghost.delete()
+
+    def action(**overrides) -> bytes:
+        return moderation_record(room, room.owner, member, overrides)
+
+    return {
+        "unknown_kind": action(kind="vanished"),
+        "actor_role_god": action(actor={"id": room.owner_id, "nickname": "신", "role": "god"}),
+        "slow_mode_with_a_target": action(kind="slow_mode", seconds=30, until=MISSING),
+        "muted_without_until": action(until=MISSING),
+        "muted_until_past_the_calendar": action(until="9999-12-31T23:59:59.999-12:00"),
+        "target_not_an_object": action(target="member"),
+        "unknown_room": action(room_id=10**9 + room.pk),
+        "unknown_target_member": action(target={"id": ghost_id, "nickname": "유령"}),
+        "ban_reason_with_nul": action(kind="banned", until=MISSING, reason="도\u0000배"),
+    }
+
+
+MODERATION_POISONS = [
+    "unknown_kind",
+    "actor_role_god",
+    "slow_mode_with_a_target",
+    "muted_without_until",
+    "muted_until_past_the_calendar",
+    "target_not_an_object",
+    "unknown_room",
+    "unknown_target_member",
+    "ban_reason_with_nul",
+]
+
+
+@pytest.mark.parametrize("kind", MODERATION_POISONS)
+def test_a_poison_moderation_record_is_dead_lettered_and_the_room_goes_on(live, foreign, kind):
+    room, member = make_room(), make_user()
+    topic = topic_name("chat")
+    sock, _ = with_a_message(live, room, member)
+    with sock:
+        value = moderation_poisons(room, member)[kind]
+        started = time.monotonic()
+        source = produce(foreign, topic, str(room.pk), value)
+        send_until_acked(sock, "다음 메시지", "next")
+        delivered = sock.recv_type("chat.message", timeout=5)
+        took = time.monotonic() - started
+        sock.quiet_for(0.3, "chat.message")
+    assert delivered["body"] == "다음 메시지" and delivered["seq"] == 2
+    print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
+    assert_dead_lettered(topic, source, str(room.pk), value)
+    room.refresh_from_db()
+    assert room.last_seq == 2 and room.slow_mode_seconds == 0
+    assert not ModerationAction.objects.filter(room=room).exists()
+    standing = RoomMember.objects.get(room=room, user=member)
+    assert (standing.muted_until, standing.banned_at) == (None, None)
+    actions = [f for f in sock.received if f["type"] in events.ACTION_FRAMES.values()]
+    assert not actions, actions
+
+
+def test_a_well_formed_foreign_mute_is_applied_not_dead_lettered(live, foreign):
+    room, member = make_room(), make_user()
+    topic = topic_name("chat")
+    sock, _ = with_a_message(live, room, member)
+    with sock:
+        value = moderation_record(room, room.owner, member)
+        source = produce(foreign, topic, str(room.pk), value)
+        muted = sock.recv_type("room.member_muted", timeout=5)
+        assert muted["seq"] == 2 and muted["user"]["id"] == member.pk, muted
+        assert muted["until"] == json.loads(value)["until"], muted
+        sock.send(type="chat.send", client_msg_id="after-mute", body="말할래요")
+        refused = sock.recv_type("error", timeout=5)
+    assert refused["code"] == "muted" and refused["until"] == muted["until"], refused
+    standing = RoomMember.objects.get(room=room, user=member)
+    assert standing.muted_until is not None
+    action = ModerationAction.objects.get(room=room)
+    assert (action.kind, action.seq, action.target_id) == ("muted", 2, member.pk)
     assert not DeadLetter.objects.filter(
         topic=topic, partition=source[0], offset=source[1]
     ).exists()
