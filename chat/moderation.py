@@ -130,7 +130,7 @@ def _authorize(*, room: ChatRoom, actor_role: str | None, target, kind: str) -> 
 
 def _request_clean(payload: dict[str, Any]) -> dict[str, Any]:
     action = payload.get("action")
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}.", field="action")
     clean: dict[str, Any] = {"kind": ACTIONS[action]}
     if clean["kind"] == Kind.SLOW_MODE:

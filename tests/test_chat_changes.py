@@ -143,9 +143,7 @@ def test_every_refusal_is_an_error_frame_naming_the_client_msg_id(live):
             ChatMessage.objects.filter(event_id=mine).update(
                 sent_at=timezone.now() - timedelta(seconds=601)
             )
-        assert refused(a, "chat.edit", event_id=mine, body="늦음")["code"] == (
-            "edit_window_closed"
-        )
+        assert refused(a, "chat.edit", event_id=mine, body="늦음")["code"] == "edit_window_closed"
 
         frame(a, "chat.delete", event_id=mine)
         b.recv_type("chat.deleted")
