@@ -207,7 +207,6 @@ class ChatConsumer(EnvelopeConsumer):
         now = asyncio.get_running_loop().time()
         if now < self._typing_next or self.standing.refusal(sending=True) is not None:
             return  # heard from this socket less than TYPING_SECONDS ago, or muted
-
         self._typing_next = now + TYPING_SECONDS
         try:
             await self.channel_layer.group_send(

@@ -116,6 +116,8 @@ def room_join(*, room_id: int, user) -> None:
     member starts with everything so far read."""
     if not (user and user.is_authenticated):
         return
+    if RoomMember.objects.filter(room_id=room_id, user=user).exists():
+        return  # the usual case, a read: no write (SQLite would queue it behind the relay's)
     last_seq = ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
     if last_seq is not None:
         RoomMember.objects.bulk_create(

@@ -32,6 +32,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Set once the recipient's sockets were told; a redelivered record re-announces only a
+    # notification whose announcement failed.
+    announced = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-updated_at", "-id"]

@@ -6,7 +6,12 @@ from __future__ import annotations
 from zzalu.relay import decode_record
 
 from . import events
-from .services import notification_from_record, notifications_store, unread_counts
+from .services import (
+    notification_from_record,
+    notifications_announced,
+    notifications_store,
+    unread_counts,
+)
 
 REQUIRED = {
     events.NOTIFICATION_CREATED: (
@@ -30,4 +35,5 @@ def handle_batch(records: list, *, announce) -> int:
             for n in changed
         ]
     )
+    notifications_announced(changed)
     return len(changed)

@@ -141,8 +141,8 @@ def notification_from_record(record: dict[str, Any]) -> Notification:
 
 
 def notifications_store(incoming: list[Notification]) -> list[Notification]:
-    """Store notifications once each; returns them as stored, to announce (again, for a
-    redelivered record: its first announcement may be what failed).
+    """Store notifications once each; returns the ones to announce: new, changed, or stored
+    before but never announced (the announcement of their first delivery failed).
 
     A record seen before changes nothing, except likes on one caption, which share one row:
     a newer record updates its count and makes it unread again. Notifications for members
@@ -168,18 +168,19 @@ def notifications_store(incoming: list[Notification]) -> list[Notification]:
             notification.save()
             existing[notification.notification_id] = notification
             changed.append(notification)
-        else:
-            if notification.updated_at > stored.updated_at:  # likes: the newer count wins
-                stored.count, stored.updated_at, stored.read_at = (
-                    notification.count, notification.updated_at, None,
-                )  # fmt: skip
-                stored.actor_id, stored.actor_nickname = (
-                    notification.actor_id, notification.actor_nickname,
-                )  # fmt: skip
-                fields = ["count", "updated_at", "read_at", "actor", "actor_nickname"]
-                stored.save(update_fields=fields)
-            if stored not in changed:
-                changed.append(stored)
+        elif notification.updated_at > stored.updated_at:  # likes: the newer count wins
+            stored.count, stored.updated_at, stored.read_at = (
+                notification.count, notification.updated_at, None,
+            )  # fmt: skip
+            stored.actor_id, stored.actor_nickname = (
+                notification.actor_id, notification.actor_nickname,
+            )  # fmt: skip
+            stored.announced = False
+            fields = ["count", "updated_at", "read_at", "actor", "actor_nickname", "announced"]
+            stored.save(update_fields=fields)
+            changed.append(stored)
+        elif not stored.announced and stored not in changed:
+            changed.append(stored)  # stored, but its announcement failed: tell them now
     return changed
 
 
@@ -202,3 +203,7 @@ def notifications_mark_read(*, user, ids: list[int] | None = None) -> int:
         mine = mine.filter(pk__in=ids)
     mine.update(read_at=timezone.now())
     return unread_counts({user.pk})[user.pk]
+
+
+def notifications_announced(notifications: list[Notification]) -> None:
+    Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(announced=True)
