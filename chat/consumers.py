@@ -214,6 +214,7 @@ class ChatConsumer(EnvelopeConsumer):
             )
         except (RedisError, ConnectionError):  # best effort, like the indicator it drives
             logger.info("typing not relayed for %s", self.channel_name, exc_info=True)
+            self._typing_next = 0.0  # not relayed: the next one may try again at once
 
     async def _ack_when_stored(self, submitted) -> None:
         try:
