@@ -300,6 +300,20 @@ def assert_untouched(room: ChatRoom, event_id: str, seen: list[dict]) -> None:
     assert not changes, changes
 
 
+def poison_then_next(foreign, sock, room, value: bytes, kind: str) -> tuple[int, int]:
+    """Produce a poison record into the room's partition, then send the next message: it must
+    arrive as seq 2 within 5 s. Returns the poison's (partition, offset)."""
+    started = time.monotonic()
+    source = produce(foreign, topic_name("chat"), str(room.pk), value)
+    send_until_acked(sock, "다음 메시지", "next")
+    delivered = sock.recv_type("chat.message", timeout=5)
+    took = time.monotonic() - started
+    sock.quiet_for(0.3, "chat.message")
+    assert delivered["body"] == "다음 메시지" and delivered["seq"] == 2
+    print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
+    return source
+
+
 @pytest.mark.parametrize("kind", CHANGE_POISONS)
 def test_a_poison_change_record_is_dead_lettered_and_the_room_goes_on(live, foreign, kind):
     room, member = make_room(), make_user()
@@ -307,14 +321,7 @@ def test_a_poison_change_record_is_dead_lettered_and_the_room_goes_on(live, fore
     sock, target = with_a_message(live, room, member)
     with sock:
         value = change_poisons(room, member, target["event_id"])[kind]
-        started = time.monotonic()
-        source = produce(foreign, topic, str(room.pk), value)
-        send_until_acked(sock, "다음 메시지", "next")
-        delivered = sock.recv_type("chat.message", timeout=5)
-        took = time.monotonic() - started
-        sock.quiet_for(0.3, "chat.message")
-    assert delivered["body"] == "다음 메시지" and delivered["seq"] == 2
-    print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
+        source = poison_then_next(foreign, sock, room, value, kind)
     assert_dead_lettered(topic, source, str(room.pk), value)
     assert_untouched(room, target["event_id"], sock.received)
 
@@ -449,14 +456,7 @@ def test_a_poison_moderation_record_is_dead_lettered_and_the_room_goes_on(live, 
     sock, _ = with_a_message(live, room, member)
     with sock:
         value = moderation_poisons(room, member)[kind]
-        started = time.monotonic()
-        source = produce(foreign, topic, str(room.pk), value)
-        send_until_acked(sock, "다음 메시지", "next")
-        delivered = sock.recv_type("chat.message", timeout=5)
-        took = time.monotonic() - started
-        sock.quiet_for(0.3, "chat.message")
-    assert delivered["body"] == "다음 메시지" and delivered["seq"] == 2
-    print(f"poison {kind}: next message in the same room delivered {took:.2f}s after it")
+        source = poison_then_next(foreign, sock, room, value, kind)
     assert_dead_lettered(topic, source, str(room.pk), value)
     room.refresh_from_db()
     assert room.last_seq == 2 and room.slow_mode_seconds == 0
