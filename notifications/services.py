@@ -145,7 +145,8 @@ def notifications_store(incoming: list[Notification]) -> list[Notification]:
     before but never announced (the announcement of their first delivery failed).
 
     A record seen before changes nothing, except likes on one caption, which share one row:
-    a newer record updates its count and makes it unread again. Notifications for members
+    a newer record updates its count and makes it unread again (two in one batch are announced
+    once, with the newer count). Notifications for members
     the database no longer has, or by actors it no longer has, are dropped / kept anonymous.
     """
     users = get_user_model().objects
@@ -157,7 +158,7 @@ def notifications_store(incoming: list[Notification]) -> list[Notification]:
             notification_id__in=[n.notification_id for n in incoming]
         )
     }
-    changed = []
+    changed: dict[str, Notification] = {}  # by notification_id, in first-seen order
     for notification in incoming:
         if notification.recipient_id not in known:
             continue
@@ -167,8 +168,10 @@ def notifications_store(incoming: list[Notification]) -> list[Notification]:
         if stored is None:
             notification.save()
             existing[notification.notification_id] = notification
-            changed.append(notification)
-        elif notification.updated_at > stored.updated_at:  # likes: the newer count wins
+            changed[notification.notification_id] = notification
+        elif (notification.updated_at, notification.count) > (stored.updated_at, stored.count):
+            # likes: the newer count wins (times are to the millisecond: a tie goes to the
+            # higher count)
             stored.count, stored.updated_at, stored.read_at = (
                 notification.count, notification.updated_at, None,
             )  # fmt: skip
@@ -178,10 +181,10 @@ def notifications_store(incoming: list[Notification]) -> list[Notification]:
             stored.announced = False
             fields = ["count", "updated_at", "read_at", "actor", "actor_nickname", "announced"]
             stored.save(update_fields=fields)
-            changed.append(stored)
-        elif not stored.announced and stored not in changed:
-            changed.append(stored)  # stored, but its announcement failed: tell them now
-    return changed
+            changed[stored.notification_id] = stored
+        elif not stored.announced:
+            changed[stored.notification_id] = stored  # its announcement failed: tell them now
+    return list(changed.values())
 
 
 def unread_counts(recipient_ids: set[int]) -> dict[int, int]:
