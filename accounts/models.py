@@ -7,6 +7,10 @@ class User(AbstractUser):
 
     nickname = models.CharField(max_length=30)
     profile_path = models.URLField(max_length=500, blank=True)
+    # An uploaded profile image; shown instead of profile_path when set.
+    avatar = models.ForeignKey(
+        "uploads.Upload", on_delete=models.SET_NULL, null=True, blank=True, related_name="avatars"
+    )
     profile_message = models.CharField(max_length=200, blank=True)
 
     def __str__(self):

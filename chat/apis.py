@@ -22,6 +22,7 @@ from .serializers import (
     ReadMarkerSerializer,
     ReportSerializer,
     RoomCreateSerializer,
+    RoomGifsSerializer,
     RoomLikeSerializer,
     RoomSerializer,
     RosterSerializer,
@@ -150,6 +151,17 @@ class RoomPresenceApi(APIView):
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
         return Response(presence)
+
+
+class RoomGifsApi(APIView):
+    throttle_classes = [AnonReadThrottle]
+
+    @extend_schema(responses=RoomGifsSerializer)
+    def get(self, request, room_id: int):
+        """The uploaded GIFs sent in the room lately, newest first (the GIF picker's list)."""
+        get_object_or_404(ChatRoom, pk=room_id)
+        gifs = selectors.room_recent_gifs(room_id=room_id)
+        return Response({"results": [gif.as_dict() for gif in gifs]})
 
 
 class RoomModerationApi(APIView):

@@ -67,6 +67,7 @@ def message_record(
     client_msg_id: str,
     sent_at: datetime,
     reply_to: str | None = None,
+    gif_id: str | None = None,
 ) -> dict[str, Any]:
     return envelope.record(
         CHAT_MESSAGE,
@@ -79,6 +80,7 @@ def message_record(
         client_msg_id=client_msg_id,
         sent_at=envelope.iso(sent_at),
         reply_to=reply_to,
+        gif_id=gif_id,
     )
 
 
@@ -98,7 +100,8 @@ def _reply_frame(original) -> dict[str, Any] | None:
 
 def message_frame(message) -> dict[str, Any]:
     """A stored ChatMessage as it is now, as every socket and the history API see it (load
-    ``reply_to`` with it: select_related)."""
+    ``reply_to`` and ``gif_upload`` with it: select_related)."""
+    gif = message.gif_upload.as_dict() if message.gif_upload_id else None
     return envelope.make(
         CHAT_MESSAGE,
         event_id=str(message.event_id),
@@ -112,7 +115,8 @@ def message_frame(message) -> dict[str, Any]:
             "profile_path": message.sender_profile_path,
         },
         body="" if message.is_deleted else message.body,
-        gif_url=None if message.is_deleted else (message.gif_url or None),
+        gif_url=None if message.is_deleted else (gif["url"] if gif else message.gif_url or None),
+        gif=None if message.is_deleted else gif,
         client_msg_id=message.client_msg_id,
         sent_at=envelope.iso(message.sent_at),
         reply_to=_reply_frame(message.reply_to) if message.reply_to_id else None,

@@ -17,6 +17,10 @@ class ChatRoom(models.Model):
     name = models.CharField(max_length=50)
     description = models.CharField(max_length=500, blank=True)
     image_url = models.URLField(max_length=500, blank=True)
+    # An uploaded image; shown instead of image_url when set.
+    image = models.ForeignKey(
+        "uploads.Upload", on_delete=models.SET_NULL, null=True, blank=True, related_name="rooms"
+    )
     tags = models.ManyToManyField(Tag, related_name="rooms", blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="owned_rooms"
@@ -91,6 +95,14 @@ class ChatMessage(models.Model):
     sender_profile_path = models.CharField(max_length=500, blank=True)
     body = models.TextField(blank=True)
     gif_url = models.URLField(max_length=500, blank=True)
+    # An uploaded GIF (chat.send gif_id); the frame's gif_url is then the upload's URL.
+    gif_upload = models.ForeignKey(
+        "uploads.Upload",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chat_messages",
+    )
     client_msg_id = models.CharField(max_length=64)
     sent_at = models.DateTimeField()
     stored_at = models.DateTimeField(auto_now_add=True)

@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from redis import RedisError
 
+from uploads.models import Upload
 from zzalu import envelope
 from zzalu.text import SEARCH, clean_input
 
@@ -131,7 +132,7 @@ def message_history(
     before ``before_seq`` when given (scrolling back).
     """
     limit = min(limit or settings.CHAT_HISTORY_PAGE, settings.CHAT_HISTORY_MAX)
-    messages = ChatMessage.objects.filter(room_id=room_id).select_related("reply_to")
+    messages = ChatMessage.objects.filter(room_id=room_id).select_related("reply_to", "gif_upload")
     if before_seq is not None:
         messages = messages.filter(seq__lt=before_seq)
     if after_seq is not None:
@@ -152,12 +153,24 @@ def history_frames(*, messages: list[ChatMessage], user) -> list[dict]:
     return [{**events.message_frame(m), "reactions": list(counts[m.pk].values())} for m in messages]
 
 
+def room_recent_gifs(*, room_id: int, limit: int = 24) -> list[Upload]:
+    """Uploaded GIFs sent in the room, newest first, each once (deleted messages left out)."""
+    sent = (
+        ChatMessage.objects.filter(room_id=room_id, gif_upload__isnull=False, is_deleted=False)
+        .order_by("-seq")
+        .values_list("gif_upload_id", flat=True)[: limit * 4]
+    )
+    ids = list(dict.fromkeys(sent))[:limit]
+    uploads = Upload.objects.in_bulk(ids)
+    return [uploads[pk] for pk in ids if pk in uploads]
+
+
 def log_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[events.Numbered]:
     """The room's log with after_seq < seq <= upto_seq — messages (as they are now), changes
     and moderation actions in seq order: what a socket replays to catch up or to fill a gap."""
     messages = ChatMessage.objects.filter(
         room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq
-    ).select_related("reply_to")
+    ).select_related("reply_to", "gif_upload")
     changes = MessageChange.objects.filter(
         room_id=room_id, seq__gt=after_seq, seq__lte=upto_seq
     ).select_related("message")

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from uploads.serializers import UploadSerializer
 from zzalu import text
 
 from .models import ChatRoom
@@ -86,6 +87,9 @@ class MessageSerializer(serializers.Serializer):
     sender = serializers.DictField()
     body = serializers.CharField()
     gif_url = serializers.CharField(allow_null=True)
+    gif = UploadSerializer(
+        allow_null=True, help_text="An uploaded GIF (sent with gif_id): its size and thumbnail."
+    )
     client_msg_id = serializers.CharField()
     sent_at = serializers.CharField()
     reply_to = ReplySerializer(allow_null=True)
@@ -93,6 +97,10 @@ class MessageSerializer(serializers.Serializer):
     deleted = serializers.BooleanField(help_text="A tombstone: body and gif_url are empty.")
     deleted_by = serializers.ChoiceField(choices=["author", "staff", "owner"], allow_null=True)
     reactions = ReactionSerializer(many=True)
+
+
+class RoomGifsSerializer(serializers.Serializer):
+    results = UploadSerializer(many=True)
 
 
 class MessagePageSerializer(serializers.Serializer):

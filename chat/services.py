@@ -17,6 +17,7 @@ from django.db.models import F, PositiveBigIntegerField, Subquery, Value
 from django.db.models.functions import Least
 from django.utils import timezone
 
+from uploads.models import Upload
 from zzalu import envelope
 from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, topic_name
@@ -148,7 +149,8 @@ def chat_event_id(*, sender_id: int, room_id: int, client_msg_id: str) -> str:
 
 def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
     """Validate a ``chat.send`` frame (or a ``chat.message`` record: the relay checks what the
-    socket checked); returns client_msg_id, body and gif_url, or raises InvalidInput."""
+    socket checked); returns client_msg_id, body, gif_url, gif_id and reply_to, or raises
+    InvalidInput."""
     client_msg_id = payload.get("client_msg_id")
     if client_msg_id is None or (isinstance(client_msg_id, str) and not client_msg_id.strip()):
         raise InvalidInput("client_msg_id is required.", field="client_msg_id")
@@ -157,7 +159,15 @@ def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
     body = "" if body is None else clean_input(body, BODY, field="body")
     gif_url = payload.get("gif_url")
     gif_url = None if gif_url is None else clean_input(gif_url, URL, field="gif_url") or None
-    if not body and not gif_url:
+    gif_id = payload.get("gif_id")
+    if gif_id is not None:
+        try:
+            gif_id = str(uuid.UUID(gif_id))
+        except (TypeError, ValueError, AttributeError):
+            raise InvalidInput("gif_id must be an upload's id.", field="gif_id") from None
+        if gif_url:
+            raise InvalidInput("Send gif_url or gif_id, not both.", field="gif_id")
+    if not body and not gif_url and not gif_id:
         raise InvalidInput("Send some text or a GIF.", field="body")
     reply_to = payload.get("reply_to")
     if reply_to is not None:
@@ -165,7 +175,13 @@ def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
             reply_to = str(uuid.UUID(reply_to))
         except (TypeError, ValueError, AttributeError):
             raise InvalidInput("reply_to must be a message's event_id.", field="reply_to") from None
-    return {"client_msg_id": client_msg_id, "body": body, "gif_url": gif_url, "reply_to": reply_to}
+    return {
+        "client_msg_id": client_msg_id,
+        "body": body,
+        "gif_url": gif_url,
+        "gif_id": gif_id,
+        "reply_to": reply_to,
+    }
 
 
 @dataclass(frozen=True)
@@ -201,6 +217,8 @@ async def chat_message_submit(*, room_id: int, sender, payload: dict[str, Any]) 
         await database_sync_to_async(_reply_target_check)(
             room_id=room_id, event_id=clean["reply_to"]
         )
+    if clean["gif_id"] and not await Upload.objects.filter(pk=clean["gif_id"]).aexists():
+        raise NotFound("No such GIF: upload it first.", field="gif_id")
     event_id = chat_event_id(
         sender_id=sender.pk, room_id=room_id, client_msg_id=clean["client_msg_id"]
     )
@@ -298,6 +316,7 @@ def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessa
     )
     # Resolved once the batch is stored (the original may be earlier in the same batch).
     message.reply_to_event_id = clean["reply_to"]
+    message.gif_upload_wanted = clean["gif_id"]
     return message
 
 
@@ -317,7 +336,9 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
         by_id.setdefault(str(item.message.event_id), item)
     # `.order_by()`: the models' default ordering would be compiled and sorted for nothing;
     # this runs once per relay batch, so the ORM's per-query cost is the relay's floor.
-    existing = list(ChatMessage.objects.filter(event_id__in=list(by_id)).order_by())
+    existing = list(
+        ChatMessage.objects.filter(event_id__in=list(by_id)).select_related("gif_upload").order_by()
+    )
     known = {str(m.event_id) for m in existing}
     pending: dict[int, list[ChatMessage]] = defaultdict(list)
     for event_id, item in by_id.items():
@@ -342,6 +363,7 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
         .order_by()
         .values_list("pk", flat=True)
     )
+    _attach_gifs([m for ms in pending.values() for m in ms])
     created: list[ChatMessage] = []
     now = timezone.now()
     for room_id, messages in pending.items():
@@ -365,6 +387,19 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
     _link_replies([m for m in created if m.reply_to_event_id])
     link_mentions(created)
     return sorted(existing + created, key=lambda m: (m.room_id, m.seq))
+
+
+def _attach_gifs(messages: list[ChatMessage]) -> None:
+    """Point messages at their uploaded GIFs (one query). An upload that is gone (removed
+    since, or an id no upload ever had) leaves the message without it; never a failed batch."""
+    wanted = {m.gif_upload_wanted for m in messages if getattr(m, "gif_upload_wanted", None)}
+    if not wanted:
+        return
+    uploads = {str(pk): upload for pk, upload in Upload.objects.in_bulk(list(wanted)).items()}
+    for message in messages:
+        upload = uploads.get(getattr(message, "gif_upload_wanted", None) or "")
+        if upload is not None:
+            message.gif_upload = upload
 
 
 def _link_replies(replies: list[ChatMessage]) -> None:

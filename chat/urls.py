@@ -9,6 +9,7 @@ urlpatterns = [
     path("rooms/<int:room_id>/messages/", apis.RoomMessagesApi.as_view(), name="api-room-messages"),
     path("rooms/<int:room_id>/read/", apis.RoomReadApi.as_view(), name="api-room-read"),
     path("rooms/<int:room_id>/presence/", apis.RoomPresenceApi.as_view(), name="api-room-presence"),
+    path("rooms/<int:room_id>/gifs/", apis.RoomGifsApi.as_view(), name="api-room-gifs"),
     path(
         "rooms/<int:room_id>/moderation/",
         apis.RoomModerationApi.as_view(),

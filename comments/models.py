@@ -11,7 +11,11 @@ class TitleHakwon(models.Model):
         PROCEED = "PROCEED", "Open"
         DONE = "DONE", "Closed"
 
-    image_url = models.URLField(max_length=500)
+    image_url = models.URLField(max_length=500, blank=True)
+    # The uploaded contest image (the admin uploads it); shown instead of image_url when set.
+    image = models.ForeignKey(
+        "uploads.Upload", on_delete=models.SET_NULL, null=True, blank=True, related_name="hakwons"
+    )
     open_date = models.DateField(unique=True)
     state = models.CharField(
         max_length=8, choices=State.choices, default=State.NOT_OPEN, db_index=True

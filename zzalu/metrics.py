@@ -37,6 +37,9 @@ BATCH_SECONDS = Histogram(
 )
 
 # --- every worker ----------------------------------------------------------------------------
+UPLOADS = Counter(
+    "zzalu_uploads", "Image uploads by result: stored, unsupported_media, too_large", ["result"]
+)
 WORKER_FAILURES = Counter(
     "zzalu_worker_failures", "Rounds of a worker that failed and were retried", ["worker"]
 )

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "deadletters",
     "chat",
     "comments",
+    "uploads",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +148,42 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the app folders in development; `collectstatic` feeds STATIC_ROOT in images.
 WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Uploads (uploads app): through Django's storage API -----------------------------------
+# "filesystem": MEDIA_ROOT, served by the app under MEDIA_URL (and by nginx in compose);
+# "s3": any S3-compatible store through django-storages (MEDIA_S3_*).
+MEDIA_STORAGE = env("MEDIA_STORAGE", default="filesystem")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10_000_000)
+MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=40_000_000)  # width x height of a frame
+MEDIA_MAX_FRAMES = env.int("MEDIA_MAX_FRAMES", default=500)
+MEDIA_SWEEP_GRACE_HOURS = env.int("MEDIA_SWEEP_GRACE_HOURS", default=24)
+# Django keeps bigger request bodies in a temporary file, never in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+if MEDIA_STORAGE == "s3":
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("MEDIA_S3_BUCKET"),
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default=None),
+            "access_key": env("MEDIA_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY", default=None),
+            "region_name": env("MEDIA_S3_REGION", default=None),
+            "custom_domain": env("MEDIA_S3_CUSTOM_DOMAIN", default=None),
+            "querystring_auth": False,  # public images, stable URLs
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+elif MEDIA_STORAGE == "filesystem":
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be filesystem or s3, not {MEDIA_STORAGE!r}")
+STORAGES = {
+    "default": _media_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 # --- Redis: channel layer, shared cache (throttles), rate limits, presence -----------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -269,6 +306,7 @@ REST_FRAMEWORK = {
         "signup": env("API_SIGNUP_THROTTLE", default="30/hour"),
         # Reads by anonymous clients, per address (zzalu.api.AnonReadThrottle).
         "anon_reads": env("API_ANON_READ_THROTTLE", default="300/min"),
+        "uploads": env("API_UPLOAD_THROTTLE", default="30/hour"),
     },
 }
 SIMPLE_JWT = {

@@ -6,6 +6,7 @@ runs from a file (``.local/test/<run>/``) rather than in memory.
 
 import os
 import uuid
+from pathlib import Path
 
 # Every test session gets its own Kafka topics, consumer group and Redis key prefix, so a
 # session never reads what an earlier one left in the broker. Child processes inherit them.
@@ -22,6 +23,11 @@ os.environ.setdefault("LOGIN_FAILURES_PER_ACCOUNT", "100000")
 os.environ.setdefault("LOGIN_FAILURES_PER_ADDRESS", "100000")
 # The whole suite reads the API anonymously from 127.0.0.1; the throttle has its own test.
 os.environ.setdefault("API_ANON_READ_THROTTLE", "10000/s")
+# Uploads of this session in a folder of its own (the web processes it starts write there too).
+os.environ.setdefault(
+    "MEDIA_ROOT", str(Path(__file__).resolve().parents[2] / ".local/test" / _run / "media")
+)
+os.environ.setdefault("API_UPLOAD_THROTTLE", "10000/s")
 
 from .base import *  # noqa: E402,F403
 from .base import BASE_DIR, DATABASES  # noqa: E402
