@@ -25,7 +25,9 @@ COPY . .
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     ALLOWED_HOSTS=localhost DEBUG=false python manage.py collectstatic --noinput
 
-# The code stays root-owned and read-only for the app user.
+# The code stays root-owned and read-only for the app user; uploads (MEDIA_ROOT, the compose
+# volume `media`, which starts with this folder's owner) are the one place it writes.
+RUN mkdir -p /app/media && chown zzalu:zzalu /app/media
 USER zzalu
 EXPOSE 8000
 
