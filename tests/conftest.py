@@ -10,6 +10,7 @@ listens, so a test that needs them after all fails loudly instead of passing on 
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -250,6 +251,20 @@ def make_user(*, nickname: str | None = None, staff: bool = False, **fields) -> 
 def make_room(*, owner: User | None = None, name: str | None = None, tags=()) -> ChatRoom:
     owner = owner or make_user()
     return room_create(owner=owner, name=name or f"room {next(_seq)}", tags=list(tags))
+
+
+def small_gif(frames: int = 3, size: tuple[int, int] = (32, 24)) -> bytes:
+    """A real animated GIF, drawn here (uploads are recognised by content)."""
+    from PIL import Image, ImageDraw
+
+    pictures = []
+    for i in range(frames):
+        picture = Image.new("RGB", size, (40 * i % 256, 120, 200))
+        ImageDraw.Draw(picture).rectangle((i * 4, 4, i * 4 + 8, 12), fill=(255, 220, 0))
+        pictures.append(picture)
+    out = io.BytesIO()
+    pictures[0].save(out, "GIF", save_all=True, append_images=pictures[1:], duration=80, loop=0)
+    return out.getvalue()
 
 
 @pytest.fixture

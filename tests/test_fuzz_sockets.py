@@ -42,6 +42,7 @@ PostgreSQL only (``postgres`` marker): SQLite stores NUL, so it could not see is
 
 from __future__ import annotations
 
+import io
 import time
 import urllib.request
 import uuid
@@ -73,9 +74,10 @@ from chat.models import (
 from comments import services as hakwon_services
 from comments.models import Comment, CommentLike
 from notifications.models import Notification
+from uploads.services import upload_create
 from zzalu import text as text_rule
 
-from .conftest import make_comment, make_hakwon, make_room, make_user
+from .conftest import make_comment, make_hakwon, make_room, make_user, small_gif
 from .fuzz import (
     HUGE_INTS,
     Obj,
@@ -348,6 +350,15 @@ event_ids = weighted(
 )
 # A send is mostly not a reply.
 reply_tos = weighted((6, st.none()), (3, targets), (1, event_ids))
+# Issue 16: an upload's id (Target kind "gif": the state's upload, in any UUID form), a UUID of
+# no upload, or no UUID at all.
+gif_ids = weighted(
+    (5, st.builds(Target, st.just("gif"), st.just(0), st.sampled_from(list(UUID_FORMS)))),
+    (1, st.uuids().map(str)),
+    (1, st.sampled_from(NOT_EVENT_IDS)),
+    (1, any_text | json_values),
+)
+sent_gif_ids = weighted((6, st.none()), (3, gif_ids))
 
 
 class Who(NamedTuple):
@@ -397,6 +408,7 @@ CHAT_FIELDS = {
     "client_msg_id": client_msg_ids,
     "body": bodies,
     "gif_url": gif_urls,
+    "gif_id": gif_ids,
     "reply_to": event_ids,
     "event_id": event_ids,
     "emoji": emojis,
@@ -409,16 +421,18 @@ CHAT_FIELDS = {
 }
 fresh_ids = st.uuids().map(lambda u: u.hex)
 real_chat_sends = st.builds(
-    lambda cid, body, gif, reply_to: {
+    lambda cid, body, gif, gif_id, reply_to: {
         "type": "chat.send",
         "client_msg_id": cid,
         "body": body,
         **({"gif_url": gif} if gif is not None else {}),
+        **({"gif_id": gif_id} if gif_id is not None else {}),
         **({"reply_to": reply_to} if reply_to is not None else {}),
     },
     fresh_ids,
     real_bodies,
-    st.none() | gif_urls,
+    weighted((3, st.none()), (1, gif_urls)),
+    sent_gif_ids,
     reply_tos,
 )
 real_chat_changes = st.one_of(
@@ -860,6 +874,8 @@ class ChatRoomState:
         self.window = timedelta(seconds=django_settings.CHAT_EDIT_WINDOW_SECONDS)
         # The member's reactions as their acknowledged changes left them: (event_id, emoji).
         self.reactions: dict[tuple[str, str], bool] = {}
+        # Issue 16: an uploaded GIF a send may name by gif_id.
+        self.gif = upload_create(owner=other, file=io.BytesIO(small_gif()))
 
     def seed(self, live, watcher: Watcher) -> None:
         """Messages of every kind, sent the way members send them; the watcher sees them."""
@@ -884,6 +900,8 @@ class ChatRoomState:
         watcher.claimed.update(range(1, 10))
 
     def event_id(self, target: Target) -> str:
+        if target.kind == "gif":
+            return UUID_FORMS[target.form](self.gif.pk)
         now = timezone.now()
         pools: dict[str | None, list[uuid.UUID]] = {}
         rows = ChatMessage.objects.filter(room__in=[self.room, self.elsewhere]).order_by("pk")
@@ -1002,8 +1020,11 @@ class ChatRoomState:
         unavailable aside); None when this oracle has no opinion (a send without reply_to)."""
         type_ = content["type"]
         if type_ == "chat.send":
+            gif = self.gif_answer(content)
+            if gif == "invalid_payload":
+                return {"invalid_payload"}
             if content.get("reply_to") is None:
-                return None
+                return None if gif is None else {"invalid_payload", gif}
             reply_to = uuid_of(content["reply_to"])
             if reply_to is None:
                 return {"invalid_payload"}
@@ -1011,7 +1032,9 @@ class ChatRoomState:
             # invalid_payload: the send's own fields (body, gif_url, client_msg_id) may be wrong.
             if original is None:
                 return {"invalid_payload", "not_found"}
-            return {"invalid_payload", "deleted" if original.is_deleted else "ack"}
+            if original.is_deleted:
+                return {"invalid_payload", "deleted"}
+            return {"invalid_payload", gif or "ack"}
         if type_ not in CHANGE_TYPES:
             return None
         if not self.change_payload_ok(content):
@@ -1034,6 +1057,17 @@ class ChatRoomState:
         if age < self.window + WINDOW_MARGIN:
             answers.add("ack" if body or message.gif_url else "invalid_payload")
         return answers
+
+    def gif_answer(self, content: dict) -> str | None:
+        """A send's ``gif_id`` alone: None (absent, or the upload: no opinion),
+        "invalid_payload" (not a UUID, or with a gif_url) or "not_found" (no such upload)."""
+        if content.get("gif_id") is None:
+            return None
+        gif_id = uuid_of(content["gif_id"])
+        gif_url = content.get("gif_url")
+        if gif_id is None or (gif_url is not None and text_ok(gif_url, text_rule.URL) != ""):
+            return "invalid_payload"  # a gif_url the rule refuses is invalid_payload too
+        return None if gif_id == str(self.gif.pk) else "not_found"
 
     def change_payload_ok(self, content: dict) -> bool:
         """Whether a change frame's fields are well-formed (checked before anything else: a
@@ -1284,6 +1318,8 @@ def test_chat_socket_survives_arbitrary_frames(live, capsys, who):
                 )
             if content is not None and content["type"] in MODERATION_TYPES:
                 stats[f"acc:{content['type']} {answer}"] += 1
+            elif content is not None and content["type"] == "chat.send" and "gif_id" in content:
+                stats[f"acc:chat.send gif_id {answer}"] += 1
             if reply["type"] == "chat.ack":
                 assert who == "member", f"an anonymous socket was acknowledged: {reply}"
                 assert content is not None, reply
@@ -1418,7 +1454,11 @@ def check_send(frame: Any, content: dict, ack: dict, watcher: Watcher) -> None:
     row = rows[0]
     assert not has_forbidden([row.body, row.client_msg_id, row.gif_url or ""]), row
     reply_to = uuid_of(content.get("reply_to")) if content.get("reply_to") is not None else None
+    gif_id = uuid_of(content.get("gif_id")) if content.get("gif_id") is not None else None
     if first:
+        assert (message["gif"] and message["gif"]["id"]) == gif_id, (message, gif_id)
+        if gif_id:
+            assert message["gif_url"] == message["gif"]["url"] == row.gif_upload.url, message
         shown = message["reply_to"]
         assert (shown and shown["event_id"]) == reply_to, (message, reply_to)
         if shown:
