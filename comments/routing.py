@@ -1,7 +1,9 @@
 from django.urls import path
 
+from zzalu import converters  # noqa: F401  (registers <id:…>)
+
 from .consumers import HakwonConsumer
 
 websocket_urlpatterns = [
-    path("ws/hakwons/<int:hakwon_id>/", HakwonConsumer.as_asgi()),
+    path("ws/hakwons/<id:hakwon_id>/", HakwonConsumer.as_asgi()),
 ]

@@ -121,6 +121,25 @@ def test_room_detail_and_unknown_room(api):
     assert api.get("/api/rooms/999999/").status_code == 404
 
 
+@pytest.mark.parametrize("room_id", ["9" * 19, "604837754518175774625098604289720320"])
+def test_ids_too_long_for_any_row_are_not_found(member_api, client, room_id):
+    """Past 2**63 - 1 an id overflowed in the database (a 500 found by the API fuzz on the
+    report endpoint); any id longer than 18 digits is not a path of ours."""
+    event_id = "946dd889-aa84-26d2-953d-50bd7b32fabb"
+    for path in (
+        f"/api/rooms/{room_id}/",
+        f"/api/rooms/{room_id}/messages/",
+        f"/api/rooms/{room_id}/gifs/",
+        f"/api/rooms/{room_id}/presence/",
+        f"/api/comments/{room_id}/replies/",
+        f"/rooms/{room_id}/",
+    ):
+        assert client.get(path).status_code == 404, path
+    report = f"/api/rooms/{room_id}/messages/{event_id}/report/"
+    assert member_api.post(report, {"reason": "x"}, format="json").status_code == 404
+    assert member_api.get(f"/api/rooms/{'9' * 18}/").status_code == 404  # the longest id: a row
+
+
 def test_like_once_then_conflict_then_unlike(member_api):
     room = make_room()
     url = f"/api/rooms/{room.pk}/like/"

@@ -276,9 +276,9 @@ WEBSOCKET_ROUTES = ["chat.routing", "comments.routing", "notifications.routing"]
 
 # --- Title-hakwon -----------------------------------------------------------------------
 HAKWON_TIME_ZONE = env("HAKWON_TIME_ZONE", default="Asia/Seoul")
-HAKWON_DEFAULT_IMAGE_URL = env(
-    "HAKWON_DEFAULT_IMAGE_URL", default="https://picsum.photos/seed/zzalu/800/600"
-)
+# An http(s) image for a day the scheduler creates without one; empty: the image the project
+# ships (static/img/hakwon-default.gif), which needs no network.
+HAKWON_DEFAULT_IMAGE_URL = env("HAKWON_DEFAULT_IMAGE_URL", default="")
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -345,6 +345,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # zzalu/converters.py: a row id in a path, at most 18 digits (longer ones are a 404).
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------
