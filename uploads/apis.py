@@ -23,6 +23,7 @@ class MediaApi(APIView):
         "its content; damaged; a polyglot) or `too_large` (bytes, pixels or frames).",
     )
     def post(self, request):
+        services.upload_length_check(_content_length(request))  # before the body is parsed
         serializer = UploadRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = services.upload_create(owner=request.user, file=serializer.validated_data["file"])
@@ -32,3 +33,10 @@ class MediaApi(APIView):
     def get(self, request):
         uploads = selectors.uploads_recent(owner=request.user)
         return Response({"results": [u.as_dict() for u in uploads]})
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -40,6 +40,8 @@ class Limits:
     max_bytes: int
     max_pixels: int  # width x height of one frame
     max_frames: int
+    # All frames together: what decoding and re-encoding cost (4 bytes a pixel held at once).
+    max_total_pixels: int = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ def _process(image: Image.Image, data: bytes, limits: Limits) -> Processed:
     frames = getattr(image, "n_frames", 1)
     if frames > limits.max_frames:
         raise TooLarge(f"The image has more than {limits.max_frames} frames.")
+    if width * height * frames > limits.max_total_pixels:
+        raise TooLarge(f"The animation is larger than {limits.max_total_pixels:,} pixels in all.")
     if _end_of_image(image.format, data) != len(data):
         raise UnsupportedMedia("The file holds more than one image.")
     content = _reencode(image, frames)

@@ -25,7 +25,16 @@ def upload_limits() -> Limits:
         max_bytes=settings.MEDIA_MAX_BYTES,
         max_pixels=settings.MEDIA_MAX_PIXELS,
         max_frames=settings.MEDIA_MAX_FRAMES,
+        max_total_pixels=settings.MEDIA_MAX_TOTAL_PIXELS,
     )
+
+
+def upload_length_check(length: int) -> None:
+    """TooLarge for a request whose body alone is over the limit (a multipart envelope around
+    the file is far under 64 KiB), before anything reads it."""
+    if length > settings.MEDIA_MAX_BYTES + 65_536:
+        UPLOADS.labels(result=TooLarge.code).inc()
+        raise TooLarge(f"The file is larger than {settings.MEDIA_MAX_BYTES // 1_000_000} MB.")
 
 
 def upload_create(*, owner, file) -> Upload:

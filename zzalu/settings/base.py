@@ -158,6 +158,7 @@ MEDIA_URL = env("MEDIA_URL", default="/media/")
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10_000_000)
 MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=40_000_000)  # width x height of a frame
 MEDIA_MAX_FRAMES = env.int("MEDIA_MAX_FRAMES", default=500)
+MEDIA_MAX_TOTAL_PIXELS = env.int("MEDIA_MAX_TOTAL_PIXELS", default=50_000_000)  # all frames
 MEDIA_SWEEP_GRACE_HOURS = env.int("MEDIA_SWEEP_GRACE_HOURS", default=24)
 # Django keeps bigger request bodies in a temporary file, never in memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
