@@ -1,6 +1,7 @@
 // Drawing the room: messages ordered by seq, their changes (edits, deletions, reactions),
-// replies' quotes, @mentions, who runs the room (a crown, a moderator mark), presence notices,
-// moderation's system lines, the "new messages" divider. Text goes in through textContent and
+// replies' quotes, @mentions, GIFs (uploaded ones in the space their size reserves), who runs
+// the room (a crown, a moderator mark), presence notices, moderation's system lines, the "new
+// messages" divider. Text goes in through textContent and
 // text nodes only (dom.el), never as HTML. Each message's state is kept by event_id, so a
 // change finds its message; a change for a message that is not on the page is ignored (the
 // history API has it in its current state).
@@ -14,6 +15,8 @@ const DELETED_BY = {
   moderator: "매니저가 삭제한 메시지예요.",
 };
 const EXCERPT_CHARS = 80;
+// An uploaded GIF is drawn at most this wide and tall (its size known before it loads).
+export const GIF_BOX_PX = 240;
 const deletedText = (by) => DELETED_BY[by] || DELETED_BY_STAFF;
 
 // @mentions as the server finds them (chat/mentions.py): "@" not after a word character or
@@ -56,6 +59,38 @@ export function bodyNodes(body, mentions, meId) {
   }
   if (at < body.length) nodes.push(document.createTextNode(body.slice(at)));
   return nodes;
+}
+
+// An image address the page may show: a path on this site ("/media/…", not "//host/…") or an
+// http(s) URL. Uploaded GIFs are served from this site (or the storage's https URL).
+export function safeImageUrl(value) {
+  if (typeof value === "string" && /^\/(?![/\\])/.test(value)) return value;
+  return safeHttpUrl(value);
+}
+
+// The width and height to draw an image of `width` x `height` at, to fit `box` (never larger).
+export function fitSize(width, height, box = GIF_BOX_PX) {
+  const w = Number(width);
+  const h = Number(height);
+  if (!(w > 0 && h > 0)) return null;
+  const scale = Math.min(1, box / w, box / h);
+  return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
+}
+
+// A message's image: an uploaded GIF (`gif`: its address and size) or another site's GIF
+// (`gif_url`, an http(s) URL, size unknown). Null when there is none the page may show.
+export function gifOf(frame) {
+  const upload = frame.gif;
+  const url = upload && typeof upload === "object" ? safeImageUrl(upload.url) : null;
+  if (url) {
+    return {
+      url,
+      size: fitSize(upload.width, upload.height),
+      alt: upload.content_type === "image/gif" ? "GIF" : "이미지",
+    };
+  }
+  const link = safeHttpUrl(frame.gif_url);
+  return link ? { url: link, size: null, alt: "GIF" } : null;
 }
 
 // A member's role in the room, next to their name: a crown for the owner, a mark for moderators.
@@ -182,7 +217,7 @@ export class MessageList {
     }
     if (msg.deleted) return;
     const hadFocus = msg.item.contains(document.activeElement);
-    Object.assign(msg, { deleted: true, deletedBy, body: "", gifUrl: null });
+    Object.assign(msg, { deleted: true, deletedBy, body: "", gif: null, gifUrl: null });
     msg.reactions.clear();
     msg.item.classList.add("msg--deleted");
     msg.item.classList.remove("msg--mentions-me");
@@ -289,12 +324,14 @@ export class MessageList {
       mentions: Array.isArray(frame.mentions) ? frame.mentions : [],
       sentAt: frame.sent_at,
       body: frame.body || "",
-      gifUrl: safeHttpUrl(frame.gif_url),
+      gif: gifOf(frame),
+      gifUrl: null,
       editedAt: frame.edited_at || null,
       deleted: false,
       deletedBy: null,
       reactions: reactionMap(frame.reactions || []),
     };
+    msg.gifUrl = msg.gif?.url ?? null;
     this.messages.set(msg.eventId, msg);
 
     const meta = el("div", "msg__meta");
@@ -389,11 +426,18 @@ export class MessageList {
     } else {
       body?.remove();
     }
-    if (msg.gifUrl && !bubble.querySelector(".msg__gif")) {
+    if (msg.gif && !bubble.querySelector(".msg__gif")) {
       const img = el("img", "msg__gif");
-      img.src = msg.gifUrl;
-      img.alt = "GIF";
+      if (msg.gif.size) {
+        // The space is reserved before the image arrives (CSS keeps the ratio when narrower).
+        img.classList.add("msg__gif--sized");
+        img.width = msg.gif.size.width;
+        img.height = msg.gif.size.height;
+      }
+      img.src = msg.gif.url;
+      img.alt = msg.gif.alt;
       img.loading = "lazy";
+      img.decoding = "async";
       img.referrerPolicy = "no-referrer";
       bubble.append(img);
     }

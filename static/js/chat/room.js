@@ -1,13 +1,14 @@
 // The room page: wires the socket client (socket.js) to the drawing (render.js) and to what a
-// member does to messages (actions.js), the send box (with its reply), "load older", the scroll
-// position, who is here (presence.js), who is typing (typing.js), read state (read.js), and
-// room moderation: roles, member menus, the settings panel, reports (moderation.js) and what
-// the member may send now (standing.js).
+// member does to messages (actions.js), the send box (with its reply and its GIF picker,
+// gifs.js), "load older", the scroll position, who is here (presence.js), who is typing
+// (typing.js), read state (read.js), and room moderation: roles, member menus, the settings
+// panel, reports (moderation.js) and what the member may send now (standing.js).
 import { el, show, showOnline } from "../dom.js";
 import { request } from "../http.js";
 import { enterSubmits } from "../keys.js";
 import { enhanceLikeForms } from "../like.js";
 import { MessageActions } from "./actions.js";
+import { GifPicker } from "./gifs.js";
 import {
   MemberMenu,
   ModerationPanel,
@@ -38,7 +39,12 @@ const SEND_ERRORS = {
   forbidden: "보낼 수 없는 메시지예요.",
   banned: "이 방에서 차단되어 보낼 수 없어요.",
 };
-function sendError(code, detail, error = {}) {
+function sendError(code, detail, error = {}, out = null) {
+  // An uploaded GIF that is gone (the error names its field; or it is the only thing that could
+  // be missing).
+  if (code === "not_found" && out?.gifId && (error.field === "gif_id" || !out.replyTo)) {
+    return "이 GIF를 찾을 수 없어요. 다시 올려 주세요.";
+  }
   if (code === "muted") {
     return error.until
       ? `${momentLabel(error.until)}까지 말할 수 없어요.`
@@ -197,14 +203,15 @@ const client = new ChatClient({
     waiting: () => composerStatus("연결되면 바로 보낼게요…", false),
     sent(out) {
       if (out.replyTo && reply.target?.eventId === out.replyTo) reply.cancel();
-      composerDone(true);
+      composerDone(out);
+      gifs?.sent(out);
       gate.sent();
     },
     failed(out, code, detail, error) {
-      composerDone(false);
+      composerDone(null);
       if (code === "muted") gate.muted(error?.until || null);
       if (code === "slow_mode") gate.wait(Number(error?.retry_after) || 1);
-      composerStatus(sendError(code, detail, error), true);
+      composerStatus(sendError(code, detail, error, out), true);
     },
     changeAcked: (frame) => actions.acked(frame),
     changeFailed: (frame, code, detail) => actions.failed(frame, code, detail),
@@ -408,6 +415,18 @@ function composerStatus(text, isError) {
   show(line, Boolean(text));
 }
 
+// The box waits, read-only, for the server to say the send is stored.
+function composerBusy() {
+  const { body, gif_url: gif } = composer.elements;
+  composer.classList.add("composer--busy");
+  body.readOnly = true;
+  gif.readOnly = true;
+  composer.querySelector("[data-send]").disabled = true;
+  composerStatus("", false);
+}
+
+// The send ended: `sent` is what was stored (its text and address leave the box; a GIF picked
+// from the panel leaves any text typed meanwhile), null when it failed (all stays for a retry).
 function composerDone(sent) {
   if (!composer) return;
   const { body, gif_url: gif } = composer.elements;
@@ -416,12 +435,31 @@ function composerDone(sent) {
   gif.readOnly = false;
   composer.querySelector("[data-send]").disabled = false;
   if (sent) {
-    body.value = "";
-    gif.value = "";
+    if (sent.body) body.value = "";
+    if (sent.gifUrl) gif.value = "";
     composerStatus("", false);
   }
   gate.paint();
   body.focus();
+}
+
+// Why nothing can be sent now, or "" (busyOk: another send under way does not count).
+function sendRefusal({ busyOk = false } = {}) {
+  if (!busyOk && client.busy) return "보내는 중이에요. 잠시 후 다시 보내 주세요.";
+  return gate.refusal();
+}
+
+// An uploaded GIF chosen in the picker goes out alone (as a reply when replying), through the
+// same one-at-a-time send as the box's text: false when it could not go out now.
+function sendGif(upload) {
+  const refusal = sendRefusal();
+  if (refusal) {
+    composerStatus(refusal, true);
+    return false;
+  }
+  composerBusy();
+  client.send({ gifId: upload.id, replyTo: reply.target?.eventId ?? null });
+  return true;
 }
 
 // Replying: a bar above the box names whom, with a × to stop; the send carries reply_to.
@@ -444,6 +482,16 @@ const reply = {
     show(this.bar, false);
   },
 };
+
+const gifs = composer
+  ? new GifPicker(composer, {
+      mediaUrl: root.dataset.mediaUrl,
+      roomGifsUrl: root.dataset.gifsUrl,
+      refusal: sendRefusal,
+      send: sendGif,
+      status: composerStatus,
+    })
+  : null;
 
 // What the member may send now: muted until, slow mode's countdown, removed from the room.
 const gate = new SendGate(composer, {
@@ -483,14 +531,11 @@ if (composer) {
     const url = gif.value.trim();
     if (!text && !url) return composerStatus("메시지나 GIF 주소를 입력해 주세요.", true);
     if (url && !/^https?:\/\/\S+$/i.test(url)) {
+      gifs.showAddress();
       return composerStatus("GIF 주소는 http:// 또는 https:// 로 시작해야 해요.", true);
     }
     // The text stays in the box, read-only, until the server says it is stored.
-    composer.classList.add("composer--busy");
-    body.readOnly = true;
-    gif.readOnly = true;
-    composer.querySelector("[data-send]").disabled = true;
-    composerStatus("", false);
+    composerBusy();
     client.send({ body: text, gifUrl: url, replyTo: reply.target?.eventId ?? null });
   });
 }

@@ -8,9 +8,10 @@
 //   drops a seq it already has and advances lastSeq: a replay, a history page and the live
 //   stream may overlap without anything applied twice, and a reconnect asks for exactly what
 //   comes after the last frame of any kind.
-// - One send at a time. Its client_msg_id is kept until the server acknowledges it: a send cut
-//   off by a drop is sent again on reconnect (the server stores a repeated id once), and a
-//   retry after an error reuses the id when the text is unchanged.
+// - One send at a time (text, a GIF's address or an uploaded GIF's id). Its client_msg_id is
+//   kept until the server acknowledges it: a send cut off by a drop is sent again on reconnect
+//   (the server stores a repeated id once), and a retry after an error reuses the id when what
+//   is sent is unchanged.
 // - Changes (edit, delete, react, unreact) do not wait for the send or for each other: each is
 //   kept by its client_msg_id until acknowledged, and re-sent with the same id on reconnect.
 // - Requests (`room.moderate`, `chat.report`) are kept by client_msg_id like changes, re-sent
@@ -48,7 +49,7 @@ export class ChatClient {
     this.view = view;
     this.lastSeq = 0;
     this.seen = new Set();
-    this.outgoing = null; // {clientMsgId, body, gifUrl, replyTo, timer}
+    this.outgoing = null; // {clientMsgId, body, gifUrl, gifId, replyTo, timer}
     this.lastFailed = null;
     this.changes = new Map(); // client_msg_id -> {frame, timer}
     this.changeLog = []; // change frames, in seq order
@@ -91,15 +92,21 @@ export class ChatClient {
     return this.outgoing !== null;
   }
 
-  send({ body, gifUrl, replyTo = null }) {
+  // A message: text, and a GIF by address (gifUrl) or by upload id (gifId), not both.
+  send({ body = "", gifUrl = "", gifId = null, replyTo = null }) {
     if (this.outgoing) return false;
     const retry = this.lastFailed;
     const same =
-      retry && retry.body === body && retry.gifUrl === gifUrl && retry.replyTo === replyTo;
+      retry &&
+      retry.body === body &&
+      retry.gifUrl === gifUrl &&
+      retry.gifId === gifId &&
+      retry.replyTo === replyTo;
     this.outgoing = {
       clientMsgId: same ? retry.clientMsgId : newClientMsgId(),
       body,
       gifUrl,
+      gifId,
       replyTo,
     };
     this.lastFailed = null;
@@ -152,6 +159,7 @@ export class ChatClient {
     if (out) {
       const frame = { type: "chat.send", client_msg_id: out.clientMsgId, body: out.body };
       if (out.gifUrl) frame.gif_url = out.gifUrl;
+      else if (out.gifId) frame.gif_id = out.gifId;
       if (out.replyTo) frame.reply_to = out.replyTo;
       clearTimeout(out.timer);
       if (this.socket.send(frame)) {

@@ -37,6 +37,14 @@ export class SendGate {
     return Boolean(this.closedText) || this.#isMuted() || this.#secondsLeft() > 0;
   }
 
+  // Why sending would be refused now, for a member who tries anyway (a GIF picked), or "".
+  refusal() {
+    if (this.closedText) return this.closedText;
+    if (this.#isMuted()) return `${momentLabel(this.mutedUntil.toISOString())}까지 말할 수 없어요.`;
+    const left = this.#secondsLeft();
+    return left > 0 ? `슬로 모드예요. ${left}초 후에 보낼 수 있어요.` : "";
+  }
+
   muted(until) {
     clearTimeout(this.muteTimer);
     this.muteTimer = null;
@@ -100,6 +108,8 @@ export class SendGate {
     const left = this.#secondsLeft();
     body.disabled = locked;
     gif.disabled = locked;
+    const gifToggle = this.composer.querySelector("[data-gif-toggle]");
+    if (gifToggle) gifToggle.disabled = locked;
     body.placeholder = locked ? "지금은 말할 수 없어요" : this.placeholder;
     this.composer.classList.toggle("composer--locked", locked);
     this.composer.classList.toggle("composer--waiting", !locked && left > 0);
