@@ -5,6 +5,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 
+from chat.forms import ImageFileField, ServiceErrorsMixin
 from zzalu import text
 
 from .models import User
@@ -58,14 +59,24 @@ class SignupForm(forms.Form):
         return data
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(ServiceErrorsMixin, forms.Form):
+    image_field = "avatar"
+
     nickname = text.TextFormField(kind=text.NICKNAME, label="닉네임")
+    avatar = ImageFileField(label="프로필 이미지 올리기", required=False)
+    avatar_remove = forms.BooleanField(label="올린 프로필 이미지 빼기", required=False)
     profile_path = text.TextFormField(
         kind=text.URL,
-        label="프로필 이미지 주소",
+        label="또는 프로필 이미지 주소",
         required=False,
-        help_text="https:// 로 시작하는 이미지 주소",
+        help_text="https:// 로 시작하는 이미지 주소 (올린 이미지가 있으면 그것을 보여 줘요)",
     )
     profile_message = text.TextFormField(
         kind=text.PROFILE_MESSAGE, label="한 줄 소개", required=False
     )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("avatar") and data.get("avatar_remove"):
+            self.add_error("avatar_remove", "새 이미지를 올리거나 빼거나, 하나만 골라 주세요.")
+        return data

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from comments.selectors import award_list
+from zzalu.errors import ServiceError
 
 from .forms import ProfileForm, SignupForm
 from .models import User
@@ -61,9 +62,15 @@ def profile_edit(request):
         "profile_path": user.profile_path,
         "profile_message": user.profile_message,
     }
-    form = ProfileForm(request.POST or None, initial=initial)
+    form = ProfileForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        profile_update(user=user, **form.cleaned_data)
-        messages.success(request, "프로필을 저장했어요.")
-        return redirect("member-detail", username=user.username)
+        fields = dict(form.cleaned_data)
+        avatar, remove = fields.pop("avatar"), fields.pop("avatar_remove")
+        try:
+            profile_update(user=user, avatar_file=avatar, avatar_remove=remove, **fields)
+        except ServiceError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, "프로필을 저장했어요.")
+            return redirect("member-detail", username=user.username)
     return render(request, "accounts/profile_edit.html", {"form": form})

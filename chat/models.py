@@ -39,6 +39,11 @@ class ChatRoom(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def image_src(self) -> str:
+        """The image pages and the API show: the upload if set, else image_url, else ""."""
+        return self.image.url if self.image_id else self.image_url
+
 
 class RoomLike(models.Model):
     room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="likes")

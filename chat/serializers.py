@@ -8,7 +8,12 @@ from .services import MAX_TAGS
 
 
 class RoomSerializer(serializers.ModelSerializer):
-    image_url = serializers.CharField(read_only=True, help_text="http(s) URL, or empty.")
+    image_url = serializers.CharField(
+        source="image_src",
+        read_only=True,
+        help_text="What to show: the uploaded image's URL, else an http(s) URL, or empty.",
+    )
+    image = UploadSerializer(read_only=True, allow_null=True, help_text="The uploaded image.")
     tags = serializers.SerializerMethodField()
     owner = serializers.SerializerMethodField()
     online = serializers.SerializerMethodField(help_text="Open sockets in the room right now.")
@@ -23,6 +28,7 @@ class RoomSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "image_url",
+            "image",
             "tags",
             "owner",
             "owner_id",
@@ -53,6 +59,9 @@ class RoomCreateSerializer(serializers.Serializer):
     name = text.TextSerializerField(kind=text.ROOM_NAME)
     description = text.TextSerializerField(kind=text.DESCRIPTION, required=False, allow_blank=True)
     image_url = text.TextSerializerField(kind=text.URL, required=False, allow_blank=True)
+    image_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="An upload's id (POST /api/media/)."
+    )
     tags = serializers.ListField(
         child=text.TextSerializerField(kind=text.TAG), max_length=MAX_TAGS, required=False
     )

@@ -18,8 +18,9 @@ from django.db.models.functions import Least
 from django.utils import timezone
 
 from uploads.models import Upload
+from uploads.services import upload_create
 from zzalu import envelope
-from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
+from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from zzalu.kafka import produce, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord, row_id
@@ -71,21 +72,64 @@ def _clean_tags(tags: list[str]) -> list[str]:
 
 @transaction.atomic
 def room_create(
-    *, owner, name: str, description: str = "", image_url: str = "", tags: list[str] = ()
+    *,
+    owner,
+    name: str,
+    description: str = "",
+    image_url: str = "",
+    tags: list[str] = (),
+    image_id: str | uuid.UUID | None = None,
+    image_file=None,
 ) -> ChatRoom:
+    """A room. Its image: an existing upload (``image_id``, as the API sends it), a file to
+    upload now (``image_file``, from the page's form), or an http(s) ``image_url``."""
     name = clean_input(name, ROOM_NAME, field="name")
     if not name:
         raise InvalidInput("A room needs a name.", field="name")
     description = clean_input(description, DESCRIPTION, field="description")
     image_url = clean_input(image_url, URL, field="image_url")
     tag_names = _clean_tags(list(tags))
+    if sum(bool(x) for x in (image_url, image_id, image_file)) > 1:
+        raise InvalidInput("Give the room one image: an upload or a URL.", field="image_url")
+    image = _upload_get(image_id) if image_id else None
+    if image_file:  # last: nothing is stored for a room that fails its checks
+        image = upload_create(owner=owner, file=image_file)
     room = ChatRoom.objects.create(
-        owner=owner, name=name, description=description, image_url=image_url
+        owner=owner, name=name, description=description, image_url=image_url, image=image
     )
     if tag_names:
         Tag.objects.bulk_create([Tag(name=n) for n in tag_names], ignore_conflicts=True)
         room.tags.set(Tag.objects.filter(name__in=tag_names))
     return room
+
+
+def room_image_set(*, room: ChatRoom, user, image_id=None, image_file=None) -> ChatRoom:
+    """Change the room's image to an upload (``image_id``) or a file uploaded now
+    (``image_file``); with neither, the room has no image (its old image_url goes too). Only
+    its owner and staff who may change rooms."""
+    if not room_image_editable(room=room, user=user):
+        raise Forbidden("Only the room's owner and staff can change its image.")
+    if image_id and image_file:
+        raise InvalidInput("Give the room one image.", field="image_id")
+    image = _upload_get(image_id) if image_id else None
+    if image_file:
+        image = upload_create(owner=user, file=image_file)
+    room.image, room.image_url = image, ""
+    room.save(update_fields=["image", "image_url"])
+    return room
+
+
+def room_image_editable(*, room: ChatRoom, user) -> bool:
+    if not (user and user.is_authenticated):
+        return False
+    return room.owner_id == user.pk or user.has_perm("chat.change_chatroom")
+
+
+def _upload_get(image_id) -> Upload:
+    try:
+        return Upload.objects.get(pk=uuid.UUID(str(image_id)))
+    except (ValueError, Upload.DoesNotExist):
+        raise InvalidInput("No upload has this id.", field="image_id") from None
 
 
 def room_like(*, room: ChatRoom, user) -> int:

@@ -1,8 +1,9 @@
-"""Room pages: the list, a room (its live part runs in static/js/chat/), create, like."""
+"""Room pages: the list, a room (its live part runs in static/js/chat/), create, its image, like."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,10 +13,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from zzalu import envelope
-from zzalu.errors import Conflict, InvalidInput, NotFound
+from zzalu.errors import Conflict, InvalidInput, NotFound, ServiceError
 
 from . import selectors, services
-from .forms import RoomForm
+from .forms import RoomForm, RoomImageForm
 from .models import ChatRoom
 from .moderation import standing_of
 
@@ -89,16 +90,41 @@ def room_detail(request, room_id: int):
 
 @login_required
 def room_create(request):
-    form = RoomForm(request.POST or None)
+    form = RoomForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        image_file = fields.pop("image")
         try:
-            room = services.room_create(owner=request.user, **form.cleaned_data)
-        except InvalidInput as exc:
-            form.add_error(exc.field, exc.detail)
+            room = services.room_create(owner=request.user, image_file=image_file, **fields)
+        except ServiceError as exc:
+            form.add_service_error(exc)
         else:
             messages.success(request, "방을 만들었어요. 첫 짤을 올려 보세요!")
             return redirect("room-detail", room_id=room.pk)
     return render(request, "chat/room_form.html", {"form": form})
+
+
+@login_required
+def room_edit(request, room_id: int):
+    """The room's image, for its owner (and staff who may change rooms)."""
+    room = selectors.room_get(room_id=room_id)
+    if room is None:
+        raise Http404("No such room.")
+    if not services.room_image_editable(room=room, user=request.user):
+        raise PermissionDenied("Only the room's owner and staff can change its image.")
+    posted = request.method == "POST"  # a form of files only: its POST may be empty
+    form = RoomImageForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
+        try:
+            services.room_image_set(
+                room=room, user=request.user, image_file=form.cleaned_data["image"]
+            )
+        except ServiceError as exc:
+            form.add_service_error(exc)
+        else:
+            messages.success(request, "대표 이미지를 바꿨어요.")
+            return redirect("room-detail", room_id=room.pk)
+    return render(request, "chat/room_form.html", {"form": form, "room": room})
 
 
 @require_POST

@@ -1,9 +1,45 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 
+from chat.forms import ImageFileField, upload_error_message
+from uploads.images import TooLarge, UnsupportedMedia
+from uploads.services import upload_create
 from zzalu import text
 
 from . import services
 from .models import AwardRecord, Comment, TitleHakwon
+
+
+class TitleHakwonForm(forms.ModelForm):
+    """The day's image: a file the admin uploads (kept as an Upload, shown instead of
+    image_url), or an http(s) image_url; neither: the image the project ships."""
+
+    image_file = ImageFileField(label="이미지 올리기", required=False)
+    remove_image = forms.BooleanField(label="올린 이미지 빼기", required=False)
+    uploader = None  # set per request by TitleHakwonAdmin.get_form
+
+    class Meta:
+        model = TitleHakwon
+        fields = ("open_date",)  # the admin adds image_url, with the URL text rule
+
+    def clean_image_file(self):
+        file = self.cleaned_data.get("image_file")
+        if not file:
+            return None
+        try:  # stored now; an upload the day does not keep is removed by uploads_sweep
+            return upload_create(owner=self.uploader, file=file)
+        except (UnsupportedMedia, TooLarge) as exc:
+            raise ValidationError(upload_error_message(exc), code=exc.code) from exc
+
+    def save(self, commit=True):
+        upload = self.cleaned_data.get("image_file")
+        if upload is not None:
+            self.instance.image = upload
+        elif self.cleaned_data.get("remove_image"):
+            self.instance.image = None
+        return super().save(commit)
 
 
 class AwardInline(admin.TabularInline):
@@ -18,14 +54,29 @@ class AwardInline(admin.TabularInline):
 
 @admin.register(TitleHakwon)
 class TitleHakwonAdmin(text.TextFieldsAdmin, admin.ModelAdmin):
+    form = TitleHakwonForm
     text_fields = {"image_url": text.URL}
-    list_display = ("open_date", "state", "image_url")
+    list_display = ("open_date", "state", "image_preview")
     list_filter = ("state",)
+    list_select_related = ("image",)
     date_hierarchy = "open_date"
-    fields = ("open_date", "image_url", "state")
-    readonly_fields = ("state",)
+    # A day may be made ahead (a future open_date): the scheduler opens it on its day as is.
+    fields = ("open_date", "image_preview", "image_file", "remove_image", "image_url", "state")
+    readonly_fields = ("state", "image_preview")
     inlines = [AwardInline]
     actions = ["open_now", "close_now"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.uploader = request.user  # a class made for this request
+        return form
+
+    @admin.display(description="이미지")
+    def image_preview(self, obj):
+        if obj is None or not (obj.image_id or obj.image_url):
+            return "없음 (기본 이미지)"
+        url = obj.image.thumb_url if obj.image_id else obj.image_url
+        return format_html('<img src="{}" alt="" height="96" referrerpolicy="no-referrer">', url)
 
     # "change": comments.change_titlehakwon, which the services check again.
     @admin.action(permissions=["change"], description="Open now")
