@@ -23,6 +23,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(BIN)/.installed services topics
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 topics: $(BIN)/.installed services
 	$(BIN)/python manage.py kafka_topics

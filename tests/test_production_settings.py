@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
 from .conftest import make_user
-from .procs import ROOT
+from .procs import ROOT, WebServer, child_env
 
 PROBE = (
     "import django, json; django.setup(); from django.conf import settings as s; "
@@ -146,3 +148,28 @@ def test_login_limits_as_shipped():
     assert result.returncode == 0, result.stderr
     per_account, per_address, minutes, axes_limit = json.loads(result.stdout.splitlines()[-1])
     assert (per_account, per_address, minutes, axes_limit) == (10, 50, 15, 10)
+
+
+def test_static_files_are_served_with_debug_off(tmp_path):
+    """Issue 18: with DEBUG off (as .env.example sets it) every /static/ file was a 404 under
+    `make run`. `make setup` collects them, and WhiteNoise serves the collected files."""
+    assert "manage.py collectstatic --noinput" in (ROOT / "Makefile").read_text().split("run:")[0]
+    env = {"DEBUG": "false", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "127.0.0.1"}
+    env["STATIC_ROOT"] = str(tmp_path / "static")
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT, env=child_env(**env), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stderr
+    web = WebServer("web-debug-off", **env).start()
+    try:
+        page = urllib.request.urlopen(f"{web.http}/accounts/login/", timeout=10).read().decode()
+        assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+        assert any(a.endswith(".css") for a in assets) and any(a.endswith(".js") for a in assets)
+        for path in {*assets, "/static/js/chat/room.js", "/static/css/app.css"}:
+            with urllib.request.urlopen(web.http + path, timeout=10) as response:
+                kind = response.headers["Content-Type"]
+                assert response.status == 200 and ("css" in kind or "javascript" in kind or
+                                                   "image" in kind), (path, kind)  # fmt: skip
+    finally:
+        web.stop()

@@ -144,7 +144,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `collectstatic` fills it (`make run`, the image); WhiteNoise serves it, DEBUG on or off.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the app folders in development; `collectstatic` feeds STATIC_ROOT in images.
 WHITENOISE_USE_FINDERS = DEBUG
