@@ -249,7 +249,8 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         except ClientError as exc:
             await self.send_error(exc.code, exc.detail, exc.client_msg_id)
         except ServiceError as exc:
-            await self.send_error(exc.code, exc.detail, client_msg_id_of(content), **exc.extra)
+            extra = {"field": exc.field, **exc.extra} if exc.field else exc.extra
+            await self.send_error(exc.code, exc.detail, client_msg_id_of(content), **extra)
         except (KafkaUnavailable, RedisError):
             await self.send_error(
                 "unavailable", "Messaging is unavailable; try again.", client_msg_id_of(content)

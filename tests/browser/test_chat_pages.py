@@ -25,6 +25,7 @@ INJECTED = "main script:not([type='application/json']), main img:not(.msg__gif)"
 def send(page: Page, body: str, gif_url: str = "") -> None:
     """Type into the send box and press Enter, as a member does."""
     if gif_url:
+        page.locator("[data-gif-toggle]").click()  # the address field is in the GIF picker
         page.locator("#composer-gif").fill(gif_url)
     page.locator("#composer-body").fill(body)
     page.locator("#composer-body").press("Enter")
