@@ -57,15 +57,19 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """``postgres`` tests run on PostgreSQL only: on the SQLite pass of ``make test`` they are
-    deselected (not skipped), so nothing reads as skipped and the fuzzing runs once. Under
+    """``postgres`` and ``browser`` tests run on PostgreSQL only: on the SQLite pass of
+    ``make test`` they are deselected (not skipped), so nothing reads as skipped and the
+    fuzzing and the browser walks run once, on the database production runs. Under
     ``--fast``, so are the tests that need the services."""
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     fast = config.getoption("fast")
     deselected = [
         item
         for item in items
-        if (not on_postgres and item.get_closest_marker("postgres"))
+        if (
+            not on_postgres
+            and (item.get_closest_marker("postgres") or item.get_closest_marker("browser"))
+        )
         or (fast and needs_services(item))
     ]
     if deselected:
