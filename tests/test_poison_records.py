@@ -6,6 +6,9 @@ every room. Changes to messages (issue 13) too; a well-formed change that no lon
 (issue 14): each poison ``notification.created`` is dead-lettered while the recipient's next
 notification reaches their ``/ws/me/``, and nothing of it is stored or shown; one for a member
 who no longer exists is dropped without a dead letter and without holding up the next.
+Uploaded GIFs (issue 16): a ``chat.message`` whose ``gif_id`` is not an upload's id (a number,
+a list, NUL bytes) is dead-lettered while the room's next message follows; a well-formed one
+that names no upload is stored without a GIF.
 """
 
 from __future__ import annotations
@@ -383,6 +386,101 @@ def test_a_change_that_does_not_apply_is_dropped_without_a_seq_or_a_dead_letter(
     assert_untouched(room, target["event_id"], sock.received)
     # Handled before the next message (one partition, in order): had it been dead-lettered,
     # its row would be there by now.
+    assert not DeadLetter.objects.filter(
+        topic=topic, partition=source[0], offset=source[1]
+    ).exists()
+
+
+# --- uploaded GIFs (issue 16) --------------------------------------------------------------------
+
+
+def gif_poisons(room: ChatRoom, member) -> dict[str, bytes]:
+    """chat.message records whose ``gif_id`` can never name an upload."""
+    some_id = str(uuid.uuid4())
+
+    def gif(value, **more) -> bytes:
+        return chat_record(room.pk, member, "짤", {"gif_id": value, **more})
+
+    return {
+        "gif_id_an_int": gif(123),
+        "gif_id_too_big_an_int": gif(10**30),
+        "gif_id_a_list": gif([some_id]),
+        "gif_id_an_object": gif({"id": some_id}),
+        "gif_id_true": gif(True),
+        "gif_id_not_a_uuid": gif("x"),
+        "gif_id_empty": gif(""),
+        "gif_id_nul_bytes": gif("\u0000" * 36),
+        "gif_id_a_uuid_with_a_nul": gif(some_id + "\u0000"),
+        "gif_id_a_uuid_cut_by_a_nul": gif(some_id[:17] + "\u0000" + some_id[18:]),
+        "gif_id_one_mb": gif("0" * 1_000_000),
+        "gif_id_and_gif_url": gif(some_id, gif_url="https://img.test/a.gif"),
+    }
+
+
+GIF_POISONS = [
+    "gif_id_an_int",
+    "gif_id_too_big_an_int",
+    "gif_id_a_list",
+    "gif_id_an_object",
+    "gif_id_true",
+    "gif_id_not_a_uuid",
+    "gif_id_empty",
+    "gif_id_nul_bytes",
+    "gif_id_a_uuid_with_a_nul",
+    "gif_id_a_uuid_cut_by_a_nul",
+    "gif_id_one_mb",
+    "gif_id_and_gif_url",
+]
+
+
+@pytest.mark.parametrize("kind", GIF_POISONS)
+def test_a_chat_record_with_a_garbage_gif_id_is_dead_lettered_and_the_room_goes_on(
+    live, foreign, kind
+):
+    room, member = make_room(), make_user()
+    topic = topic_name("chat")
+    # with_a_message, but waiting longer for the first message: when this is the session's
+    # first test, the relay may still be joining its consumer group.
+    with live.room_socket(room, member) as sock:
+        send_until_acked(sock, "고칠 글", "target")
+        assert sock.recv_type("chat.message", timeout=30)["seq"] == 1
+        value = gif_poisons(room, member)[kind]
+        source = poison_then_next(foreign, sock, room, value, kind)
+    assert_dead_lettered(topic, source, str(room.pk), value)
+    room.refresh_from_db()
+    assert room.last_seq == 2
+    assert list(ChatMessage.objects.filter(room=room).values_list("body", flat=True)) == [
+        "고칠 글",
+        "다음 메시지",
+    ]
+
+
+def test_a_chat_record_naming_no_upload_does_not_hold_up_the_room(live, foreign):
+    """A well-formed gif_id that names no upload (never uploaded, or swept since the socket
+    checked it) is not the relay's to refuse: the message is stored without a GIF, not
+    dead-lettered, and the room's next message follows it."""
+    room, member = make_room(), make_user()
+    topic = topic_name("chat")
+    value = chat_record(room.pk, member, "짤이 없어요", {"gif_id": str(uuid.uuid4())})
+    with live.room_socket(room, member) as sock:
+        send_until_acked(sock, "먼저", "first")  # the relay is there (it may be joining)
+        assert sock.recv_type("chat.message", timeout=30)["seq"] == 1
+        started = time.monotonic()
+        source = produce(foreign, topic, str(room.pk), value)
+        send_until_acked(sock, "다음 메시지", "next")
+        first = sock.recv_type("chat.message", timeout=5)
+        delivered = sock.recv_type("chat.message", timeout=5)
+        took = time.monotonic() - started
+    print(f"gif_id of no upload: next message in the same room delivered {took:.2f}s after it")
+    assert (first["seq"], first["body"], first["gif"], first["gif_url"]) == (
+        2,
+        "짤이 없어요",
+        None,
+        None,
+    )
+    assert (delivered["seq"], delivered["body"]) == (3, "다음 메시지")
+    stored = ChatMessage.objects.get(event_id=first["event_id"])
+    assert stored.gif_upload_id is None and stored.gif_url == ""
     assert not DeadLetter.objects.filter(
         topic=topic, partition=source[0], offset=source[1]
     ).exists()
