@@ -38,7 +38,7 @@ def room_list(*, search: str = "", ordering: str = "recent", member=None) -> Que
     """Rooms by name or tag (only the ones ``member`` joined, when given); InvalidInput for a
     search term that breaks the text rule (e.g. over 100 characters: a long ``icontains`` is a
     cheap way to make the database work)."""
-    rooms = ChatRoom.objects.select_related("owner").prefetch_related("tags")
+    rooms = ChatRoom.objects.select_related("owner", "image").prefetch_related("tags")
     if member is not None:
         rooms = rooms.filter(members__user=member)
     search = clean_input(search, SEARCH, field="search").lstrip("#")
@@ -49,7 +49,10 @@ def room_list(*, search: str = "", ordering: str = "recent", member=None) -> Que
 
 def room_get(*, room_id: int) -> ChatRoom | None:
     return (
-        ChatRoom.objects.select_related("owner").prefetch_related("tags").filter(pk=room_id).first()
+        ChatRoom.objects.select_related("owner", "image")
+        .prefetch_related("tags")
+        .filter(pk=room_id)
+        .first()
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from zzalu import metrics
+from zzalu.errors import NotFound
 from zzalu.ratelimit import take_token
 from zzalu.sockets import CLOSE_NOT_FOUND, ClientError, EnvelopeConsumer, client_msg_id_of
 from zzalu.text import CLIENT_MSG_ID, clean_input
@@ -76,6 +77,8 @@ class HakwonConsumer(EnvelopeConsumer):
 
     def _create(self, member, content) -> dict[str, Any]:
         hakwon = selectors.hakwon_get(hakwon_id=self.hakwon_id)
+        if hakwon is None:  # deleted (or hidden again) since the socket opened
+            raise NotFound("No such title-hakwon.")
         comment = services.comment_create(
             hakwon=hakwon, author=member, content=content.get("content")
         )

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.templatetags.static import static
 
 
 class TitleHakwon(models.Model):
@@ -32,6 +33,14 @@ class TitleHakwon(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state == self.State.PROCEED
+
+    @property
+    def image_src(self) -> str:
+        """The image pages and the API show: the upload if set, else image_url, else the
+        image the project ships (static/img/hakwon-default.gif: no network needed)."""
+        if self.image_id:
+            return self.image.url
+        return self.image_url or static("img/hakwon-default.gif")
 
 
 class Comment(models.Model):

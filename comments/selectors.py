@@ -24,9 +24,13 @@ def hakwon_today(now: datetime | None = None) -> date:
 
 
 def hakwon_list(*, state: str | None = None) -> QuerySet[TitleHakwon]:
-    hakwons = TitleHakwon.objects.annotate(
-        comment_count=Count("comments", filter=Q(comments__is_deleted=False))
-    ).order_by("-open_date")
+    """Days that opened: days the admin scheduled ahead (not open yet) stay hidden."""
+    hakwons = (
+        TitleHakwon.objects.exclude(state=TitleHakwon.State.NOT_OPEN)
+        .select_related("image")
+        .annotate(comment_count=Count("comments", filter=Q(comments__is_deleted=False)))
+        .order_by("-open_date")
+    )
     if state:
         hakwons = hakwons.filter(state=state)
     return hakwons

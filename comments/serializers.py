@@ -4,6 +4,7 @@ the serializers below describe that shape for the OpenAPI schema and validate in
 from rest_framework import serializers
 
 from accounts.serializers import MemberSerializer
+from uploads.serializers import UploadSerializer
 from zzalu import text
 
 from . import events
@@ -12,10 +13,14 @@ from .models import TitleHakwon
 
 class HakwonSerializer(serializers.ModelSerializer):
     comment_count = serializers.IntegerField(read_only=True, help_text="Comments and replies.")
+    image_url = serializers.CharField(
+        source="image_src", help_text="The image shown: the upload, an http(s) URL or the default."
+    )
+    image = UploadSerializer(source="image.as_dict", allow_null=True, default=None)
 
     class Meta:
         model = TitleHakwon
-        fields = ("id", "image_url", "open_date", "state", "comment_count")
+        fields = ("id", "image_url", "image", "open_date", "state", "comment_count")
         read_only_fields = fields
 
 
@@ -77,7 +82,7 @@ class AwardSerializer(serializers.Serializer):
             "hakwon": {
                 "id": award.hakwon_id,
                 "open_date": award.hakwon.open_date.isoformat(),
-                "image_url": award.hakwon.image_url,
+                "image_url": award.hakwon.image_src,
             },
             "comment_id": award.comment_id,
             "content": events.comment_text(award.comment),

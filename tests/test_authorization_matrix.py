@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -38,7 +39,7 @@ from comments.services import HakwonClosed
 from notifications.models import Notification
 from zzalu.errors import Forbidden, InvalidInput
 
-from .conftest import make_comment, make_hakwon, make_room, make_user
+from .conftest import make_comment, make_hakwon, make_room, make_user, small_gif
 
 ROLES = ["anonymous", "member", "author", "room_moderator", "viewer", "moderator", "superuser"]
 STAFF = {"viewer", "moderator", "superuser"}
@@ -532,6 +533,10 @@ def _room(w: World) -> dict[str, int]:
     return {"room_id": w.room.pk}
 
 
+def _gif_file() -> SimpleUploadedFile:
+    return SimpleUploadedFile("a.gif", small_gif(), content_type="image/gif")
+
+
 # (url name, method, kwargs of the url from the world, body, expected status per role)
 ENDPOINTS = [
     ("api-signup", "post", lambda w: {}, lambda w: {"password": "meme-lover-2026"}, every(201)),
@@ -584,6 +589,9 @@ ENDPOINTS = [
         lambda w: {"reason": "욕설"},
         members(201),  # any member, the author included, once
     ),
+    ("api-room-gifs", "get", _room, None, every(200)),
+    ("api-media", "get", lambda w: {}, None, members(200)),
+    ("api-media", "post", lambda w: {}, lambda w: {"file": _gif_file()}, members(201)),
     ("api-notifications", "get", lambda w: {}, None, members(200)),
     ("api-notifications-read", "post", lambda w: {}, lambda w: {"all": True}, members(200)),
     ("api-hakwons", "get", lambda w: {}, None, every(200)),
@@ -676,8 +684,12 @@ def test_api_endpoint(real_services, name, method, kwargs, body, expected, role)
         data["username"] = f"new{uuid.uuid4().hex[:8]}"
     # Each request from its own address: per-address throttles are tested elsewhere.
     address = f"10.9.{next(_addresses) % 250}.{uuid.uuid4().int % 250 + 1}"
+    upload = isinstance(data, dict) and "file" in data
     response = getattr(client, method)(
-        reverse(name, kwargs=kwargs(world)), data, format="json", REMOTE_ADDR=address
+        reverse(name, kwargs=kwargs(world)),
+        data,
+        format="multipart" if upload else "json",
+        REMOTE_ADDR=address,
     )
     assert response.status_code == expected[role], getattr(response, "data", response)
 

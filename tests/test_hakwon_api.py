@@ -30,11 +30,15 @@ def test_hakwon_list_filters_by_state_and_today_and_detail_count_comments(api):
     assert detail == {
         "id": today.pk,
         "image_url": today.image_url,
+        "image": None,
         "open_date": today.open_date.isoformat(),
         "state": "PROCEED",
         "comment_count": 2,
     }
     assert api.get("/api/hakwons/424242/").status_code == 404
+    ahead = make_hakwon(state="NOT_OPEN", open_date=hakwon_today() + timedelta(days=1))
+    assert api.get(f"/api/hakwons/{ahead.pk}/").status_code == 404  # scheduled: not open yet
+    assert ahead.pk not in [h["id"] for h in api.get("/api/hakwons/").data["results"]]
 
 
 def test_today_is_404_before_it_is_set_up(api):
@@ -105,11 +109,12 @@ def test_writes_to_a_closed_hakwon_are_400(member_api):
 
 
 def test_not_yet_open_hakwon_refuses_comments(member_api):
+    """A day scheduled ahead does not exist for members until it opens (issue 16)."""
     hakwon = make_hakwon(state="NOT_OPEN")
     response = member_api.post(
         f"/api/hakwons/{hakwon.pk}/comments/", {"content": "x"}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 404
 
 
 def test_only_the_author_or_staff_edit_and_delete(member_api, api):

@@ -132,6 +132,7 @@ def test_members_write_over_the_socket_with_the_same_rules(live):
             "code": "invalid_payload",
             "detail": "Write something.",
             "client_msg_id": "c2",
+            "field": "content",
         }
         a.send(type="comment.like", comment_id="nope")
         assert a.recv_type("error")["code"] == "invalid_payload"

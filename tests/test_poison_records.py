@@ -288,7 +288,7 @@ def with_a_message(live, room, member):
     """A socket of ``member`` in ``room``, after their message (seq 1); its chat.message."""
     sock = live.room_socket(room, member)
     send_until_acked(sock, "고칠 글", "target")
-    return sock, sock.recv_type("chat.message", timeout=5)
+    return sock, sock.recv_type("chat.message", timeout=30)  # setup: the relay may be joining
 
 
 def assert_untouched(room: ChatRoom, event_id: str, seen: list[dict]) -> None:

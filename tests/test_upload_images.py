@@ -207,6 +207,8 @@ def test_the_admin_uploads_a_day_ahead_and_the_scheduler_opens_it_as_is(admin_cl
     assert (hakwon.open_date, hakwon.state) == (day, "NOT_OPEN")
     assert hakwon.image.owner.is_superuser and hakwon.image_url == ""
     upload = hakwon.image
+    # Scheduled days stay hidden until the scheduler opens them (the image would be a spoiler).
+    assert admin_client.get(f"/hakwon/{hakwon.pk}/").status_code == 404
 
     hakwon_tick(today=day)
     hakwon.refresh_from_db()

@@ -62,10 +62,14 @@ class Processed:
         return EXTENSIONS[self.format]
 
 
+def megabytes(size: int) -> str:
+    return f"{size / 1_000_000:g} MB"
+
+
 def image_process(data: bytes, limits: Limits) -> Processed:
     """A clean copy and a thumbnail of an image, or UnsupportedMedia / TooLarge."""
     if len(data) > limits.max_bytes:
-        raise TooLarge(f"The file is larger than {limits.max_bytes // 1_000_000} MB.")
+        raise TooLarge(f"The file is larger than {megabytes(limits.max_bytes)}.")
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb guard warns, then refuses, far above our limit: both are ours.
@@ -95,6 +99,9 @@ def _process(image: Image.Image, data: bytes, limits: Limits) -> Processed:
     if _end_of_image(image.format, data) != len(data):
         raise UnsupportedMedia("The file holds more than one image.")
     content = _reencode(image, frames)
+    if frames > 1:  # the encoders merge repeated frames: say what is stored
+        with Image.open(io.BytesIO(content)) as stored:
+            frames = stored.n_frames
     image.seek(0)
     first = ImageOps.exif_transpose(image.convert("RGBA"))
     first.thumbnail(THUMB_SIZE)
@@ -158,10 +165,7 @@ def _end_of_image(fmt: str, data: bytes) -> int:
             if kind == b"IEND":
                 return pos
     if fmt == "JPEG":
-        # Whatever a JPEG holds inside, its last two bytes are the EOI marker.
-        if not data.endswith(b"\xff\xd9") and b"\xff\xd9" not in data:
-            raise ValueError("truncated JPEG")
-        return data.rindex(b"\xff\xd9") + 2
+        return _jpeg_end(data)
     if fmt == "WEBP":
         (size,) = struct.unpack_from("<I", data, 4)
         return 8 + size + (size & 1)
@@ -184,6 +188,33 @@ def _gif_end(data: bytes) -> int:
             pos = _skip_sub_blocks(data, pos)
         else:
             raise ValueError(f"GIF block {introducer:#x}")
+
+
+def _jpeg_end(data: bytes) -> int:
+    """The offset just past a JPEG's EOI, walking its segments and entropy-coded scans (an
+    FF D9 inside a thumbnail or after the image is not the end)."""
+    pos = 2  # after SOI
+    while True:
+        if data[pos] != 0xFF:
+            raise ValueError("JPEG marker expected")
+        while data[pos] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # EOI
+            return pos
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
+            continue
+        (length,) = struct.unpack_from(">H", data, pos)
+        pos += length
+        if marker == 0xDA:  # SOS: scan data up to the next marker that is not FF 00 or RSTn
+            while True:
+                pos = data.index(b"\xff", pos)
+                following = data[pos + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    pos += 2
+                else:
+                    break
 
 
 def _skip_sub_blocks(data: bytes, pos: int) -> int:

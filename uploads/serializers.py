@@ -3,7 +3,9 @@ from rest_framework import serializers
 
 class UploadRequestSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="A GIF, PNG, JPEG or WebP image (recognised by its content)."
+        # An empty file is refused like any other non-image: unsupported_media.
+        allow_empty_file=True,
+        help_text="A GIF, PNG, JPEG or WebP image (recognised by its content).",
     )
 
 

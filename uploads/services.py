@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from zzalu.metrics import UPLOADS
 
-from .images import Limits, TooLarge, UnsupportedMedia, image_process
+from .images import Limits, TooLarge, UnsupportedMedia, image_process, megabytes
 from .models import Upload
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def upload_length_check(length: int) -> None:
     the file is far under 64 KiB), before anything reads it."""
     if length > settings.MEDIA_MAX_BYTES + 65_536:
         UPLOADS.labels(result=TooLarge.code).inc()
-        raise TooLarge(f"The file is larger than {settings.MEDIA_MAX_BYTES // 1_000_000} MB.")
+        raise TooLarge(f"The file is larger than {megabytes(settings.MEDIA_MAX_BYTES)}.")
 
 
 def upload_create(*, owner, file) -> Upload:
