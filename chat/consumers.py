@@ -16,6 +16,14 @@ costs the database one write per two seconds, not one per message. ``typing`` go
 through the channel layer only (never Kafka, never stored), at most once per TYPING_SECONDS per
 socket; the rest are dropped without a word.
 
+``room.likes`` (a like or unlike committed) comes through the channel layer like typing.
+
+The rooms list's socket, ``/ws/rooms/`` (RoomsWatchConsumer), follows the counts of the rooms
+a page shows: it joins each room's watchers group (never the room's own group, so no
+messages), answers ``rooms.watch`` with the counts now, and forwards ``room.likes`` and
+count-only ``room.presence`` frames. At every heartbeat it sends the counts that changed
+without a frame (anonymous readers who left, a server whose sockets expired, a lost frame).
+
 Moderation (chat.moderation): the socket keeps its member's standing (muted, banned, exempt
 from slow mode) from opening on, refuses their sends and reactions with ``muted``,
 ``banned`` or ``slow_mode``, reloads it when an action about them or the room passes by, and
@@ -348,18 +356,21 @@ class ChatConsumer(EnvelopeConsumer):
     async def _announce(self, change: str) -> None:
         # Members are announced to the room through Kafka. An anonymous reader costs no Kafka
         # record and no frame to the room (it counts online through its Redis lease); on
-        # arrival it alone is told the count.
+        # arrival it alone is told the count, and the rooms lists showing the room get it.
         if not (self.user and self.user.is_authenticated):
+            try:
+                online = await presence_count(room_id=self.room_id)
+            except RedisError:
+                return
+            frame = events.presence_frame(room_id=self.room_id, online=online, change="", who=None)
             if change == "joined":
-                try:
-                    online = await presence_count(room_id=self.room_id)
-                except RedisError:
-                    return
-                await self.send_envelope(
-                    events.presence_frame(
-                        room_id=self.room_id, online=online, change=change, who=None
-                    )
+                await self.send_envelope(frame)
+            try:
+                await self.channel_layer.group_send(
+                    events.watchers_group(self.room_id), events.frame_group_message(frame)
                 )
+            except (RedisError, ConnectionError):
+                pass  # the lists' next heartbeat reads the count
             return
         try:
             await presence_announce(
@@ -367,3 +378,81 @@ class ChatConsumer(EnvelopeConsumer):
             )
         except KafkaUnavailable:
             pass  # presence is best effort; counts come from Redis leases anyway
+
+
+WATCH_LIMIT = 100  # rooms one list socket may follow (a page shows 20)
+
+
+def _watched_ids(value: Any) -> list[int]:
+    """``rooms.watch``'s ``room_ids``: a list of room ids (positive integers), at most
+    WATCH_LIMIT, each once, in the order given."""
+    if not isinstance(value, list) or len(value) > WATCH_LIMIT:
+        raise ClientError(
+            "invalid_payload", f"room_ids must be a list of at most {WATCH_LIMIT} room ids."
+        )
+    ids: dict[int, None] = {}
+    for room_id in value:
+        if isinstance(room_id, bool) or not isinstance(room_id, int) or not 0 < room_id < 2**63:
+            raise ClientError("invalid_payload", "room_ids must be room ids (positive integers).")
+        ids[room_id] = None
+    return list(ids)
+
+
+class RoomsWatchConsumer(EnvelopeConsumer):
+    """``/ws/rooms/``: live counts (online, likes) of the rooms a list page shows."""
+
+    fast_types = frozenset({events.GROUP_FRAME})
+    route = "rooms-watch"
+
+    async def open(self):
+        self.watching: list[int] = []
+        self._sent: dict[int, tuple[int | None, int]] = {}  # room -> (online, likes) last sent
+        await self.accept()
+
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        try:
+            for room_id in getattr(self, "watching", ()):
+                await self.channel_layer.group_discard(
+                    events.watchers_group(room_id), self.channel_name
+                )
+        except (RedisError, ConnectionError):
+            pass  # group memberships expire by themselves
+
+    async def receive_envelope(self, content: dict[str, Any]) -> None:
+        if content["type"] != events.ROOMS_WATCH:
+            raise ClientError("unknown_type", f"Unknown type {content['type']!r}.")
+        wanted = _watched_ids(content.get("room_ids"))
+        for room_id in set(self.watching) - set(wanted):
+            await self.channel_layer.group_discard(
+                events.watchers_group(room_id), self.channel_name
+            )
+        # Join before reading the counts, so no change falls between the two.
+        for room_id in set(wanted) - set(self.watching):
+            await self.channel_layer.group_add(events.watchers_group(room_id), self.channel_name)
+        self.watching = wanted
+        self._sent = {}
+        await self._send_counts(answer=True)
+
+    async def _send_counts(self, *, answer: bool = False) -> None:
+        """The watched rooms' counts that differ from what this socket last sent; as the
+        answer to ``rooms.watch``, every watched room that exists."""
+        rooms = await database_sync_to_async(selectors.room_counts)(room_ids=self.watching)
+        changed = [
+            room
+            for room in rooms
+            if self._sent.get(room["room_id"]) != (room["online"], room["like_count"])
+        ]
+        self._sent = {room["room_id"]: (room["online"], room["like_count"]) for room in rooms}
+        if changed or answer:
+            await self.send_envelope(events.counts_frame(changed))
+
+    async def room_frame(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=message["frame"])
+
+    async def heartbeat(self) -> None:
+        # Re-joining is idempotent and survives group expiry or a Redis restart.
+        for room_id in self.watching:
+            await self.channel_layer.group_add(events.watchers_group(room_id), self.channel_name)
+        if self.watching:
+            await self._send_counts()

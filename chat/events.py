@@ -16,6 +16,13 @@ as it is now, and ``chat.reaction`` frames the emoji's ``count`` after the chang
 Group messages (channel layer -> ChatConsumer), already encoded once by the relay:
   ``chat.frames``   {"room_id", "seqs", "ack_ids", "frames": [text, ...]} numbered frames
   ``room.frame``    {"frame": text} anything else for every socket in the room
+
+Two frames never touch Kafka or the log: ``room.typing`` and ``room.likes`` (a room's like
+count after a like or unlike committed), sent through the channel layer by the web process.
+
+The rooms list's socket (``/ws/rooms/``, RoomsWatchConsumer) joins one watchers group per room
+it shows (``room.<id>.watch``): it gets each room's ``room.likes`` and a count-only
+``room.presence``, never the room's messages.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ CHAT_ACK = "chat.ack"
 CHAT_GAP = "chat.gap"
 ROOM_PRESENCE = "room.presence"
 ROOM_TYPING = "room.typing"
+ROOM_LIKES = "room.likes"
+ROOMS_WATCH = "rooms.watch"  # client -> server on /ws/rooms/
+ROOMS_COUNTS = "rooms.counts"
 
 GROUP_FRAMES = "chat.frames"
 GROUP_FRAME = "room.frame"
@@ -55,6 +65,11 @@ GROUP_FRAME = "room.frame"
 
 def room_group(room_id: int) -> str:
     return f"room.{room_id}"
+
+
+def watchers_group(room_id: int) -> str:
+    """The rooms list's sockets that show this room (its counts only)."""
+    return f"room.{room_id}.watch"
 
 
 def message_record(
@@ -217,6 +232,16 @@ def presence_frame(*, room_id: int, online: int, change: str, who: dict | None) 
 def typing_frame(user) -> dict[str, Any]:
     """Someone is typing: through the channel layer only, never logged."""
     return envelope.make(ROOM_TYPING, user={"id": user.pk, "nickname": user.display_name})
+
+
+def likes_frame(*, room_id: int, like_count: int) -> dict[str, Any]:
+    """The room's like count now (absolute): through the channel layer only, never logged."""
+    return envelope.make(ROOM_LIKES, room_id=room_id, like_count=like_count)
+
+
+def counts_frame(rooms: list[dict[str, Any]]) -> dict[str, Any]:
+    """Watched rooms' counts: ``[{"room_id", "online", "like_count"}, ...]``."""
+    return envelope.make(ROOMS_COUNTS, rooms=rooms)
 
 
 def ack_frame(*, client_msg_id: str, event_id: str) -> dict[str, Any]:

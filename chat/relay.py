@@ -140,7 +140,8 @@ def handle_batch(records: list, *, announce) -> int:
 
 
 def _presence_messages(changes: dict[int, list[dict[str, Any]]]):
-    """One frame per room per batch: the current count, naming the change when there was one.
+    """One frame per room per batch: the current count, naming the change when there was one
+    (and the count alone for the rooms lists that show the room).
 
     A crowd joining at once would otherwise cost (sockets x joins) deliveries.
     """
@@ -158,4 +159,9 @@ def _presence_messages(changes: dict[int, list[dict[str, Any]]]):
             room_id=room_id, online=counts[room_id], change=change, who=who
         )
         out.append((events.room_group(room_id), events.frame_group_message(frame)))
+        # The rooms lists showing the room: the count only (who came is the room's news).
+        count_only = events.presence_frame(
+            room_id=room_id, online=counts[room_id], change="", who=None
+        )
+        out.append((events.watchers_group(room_id), events.frame_group_message(count_only)))
     return out

@@ -73,6 +73,19 @@ def room_online_counts(*, room_ids: list[int]) -> dict[int, int | None]:
         return dict.fromkeys(room_ids)
 
 
+def room_counts(*, room_ids: list[int]) -> list[dict[str, int | None]]:
+    """What a rooms list shows live of each room: ``{"room_id", "online", "like_count"}``, for
+    the rooms of ``room_ids`` that exist (``online`` None while Redis is unreachable). One
+    query and one Redis round trip."""
+    likes = dict(ChatRoom.objects.filter(pk__in=room_ids).values_list("pk", "like_count"))
+    online = room_online_counts(room_ids=list(likes))
+    return [
+        {"room_id": room_id, "online": online[room_id], "like_count": likes[room_id]}
+        for room_id in room_ids
+        if room_id in likes
+    ]
+
+
 def room_liked_ids(*, user, room_ids: list[int]) -> set[int]:
     """Which of these rooms the member likes (empty for anonymous readers)."""
     if not (user and user.is_authenticated) or not room_ids:

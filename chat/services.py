@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, PositiveBigIntegerField, Subquery, Value
 from django.db.models.functions import Least
 from django.utils import timezone
+from redis import RedisError
 
 from uploads.models import Upload
 from uploads.services import upload_create
@@ -133,12 +138,14 @@ def _upload_get(image_id) -> Upload:
 
 
 def room_like(*, room: ChatRoom, user) -> int:
-    """Like a room once; returns the new like count. Conflict if already liked."""
+    """Like a room once; returns the new like count. Conflict if already liked. Once it is
+    committed, the room's sockets and the rooms lists showing it hear the new count."""
     room_join(room_id=room.pk, user=user)
     try:
         with transaction.atomic():
             RoomLike.objects.create(room=room, user=user)
             ChatRoom.objects.filter(pk=room.pk).update(like_count=F("like_count") + 1)
+            transaction.on_commit(lambda: room_likes_announce(room_id=room.pk))
     except IntegrityError as exc:
         raise Conflict("You already like this room.", code="already_liked") from exc
     return ChatRoom.objects.values_list("like_count", flat=True).get(pk=room.pk)
@@ -150,7 +157,44 @@ def room_unlike(*, room: ChatRoom, user) -> int:
         if not deleted:
             raise NotFound("You do not like this room.", code="not_liked")
         ChatRoom.objects.filter(pk=room.pk).update(like_count=F("like_count") - 1)
+        transaction.on_commit(lambda: room_likes_announce(room_id=room.pk))
     return ChatRoom.objects.values_list("like_count", flat=True).get(pk=room.pk)
+
+
+def room_likes_announce(*, room_id: int) -> None:
+    """Send the room's like count as it is now (``room.likes``) to its sockets and to the rooms
+    lists that show it. Through the channel layer only, like typing: best effort, never logged.
+    The count is read when sent, not when liked, so of two likes committing together the later
+    frame carries both."""
+    like_count = ChatRoom.objects.filter(pk=room_id).values_list("like_count", flat=True).first()
+    if like_count is None:
+        return  # the room is gone
+    message = events.frame_group_message(events.likes_frame(room_id=room_id, like_count=like_count))
+    try:
+        group_send_now(
+            [(events.room_group(room_id), message), (events.watchers_group(room_id), message)]
+        )
+    except (RedisError, OSError):  # pages read the count again when they (re)load
+        logger.info("room.likes not sent for room %s", room_id, exc_info=True)
+
+
+def group_send_now(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Group messages from synchronous code (a view, a service), in order."""
+    layer = get_channel_layer()
+
+    async def send():
+        for group, message in messages:
+            await layer.group_send(group, message)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: a view's thread, no loop of its own
+        async_to_sync(send)()
+        return
+    # Synchronous code called inside a running loop (a script, a test driving a browser):
+    # async_to_sync refuses to block that loop's thread, so send from another one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(async_to_sync(send)).result()
 
 
 # --- membership and read markers ------------------------------------------------------------
