@@ -247,22 +247,12 @@ def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
     body = "" if body is None else clean_input(body, BODY, field="body")
     gif_url = payload.get("gif_url")
     gif_url = None if gif_url is None else clean_input(gif_url, URL, field="gif_url") or None
-    gif_id = payload.get("gif_id")
-    if gif_id is not None:
-        try:
-            gif_id = str(uuid.UUID(gif_id))
-        except (TypeError, ValueError, AttributeError):
-            raise InvalidInput("gif_id must be an upload's id.", field="gif_id") from None
-        if gif_url:
-            raise InvalidInput("Send gif_url or gif_id, not both.", field="gif_id")
+    gif_id = _optional_uuid(payload, "gif_id", "gif_id must be an upload's id.")
+    if gif_id and gif_url:
+        raise InvalidInput("Send gif_url or gif_id, not both.", field="gif_id")
     if not body and not gif_url and not gif_id:
         raise InvalidInput("Send some text or a GIF.", field="body")
-    reply_to = payload.get("reply_to")
-    if reply_to is not None:
-        try:
-            reply_to = str(uuid.UUID(reply_to))
-        except (TypeError, ValueError, AttributeError):
-            raise InvalidInput("reply_to must be a message's event_id.", field="reply_to") from None
+    reply_to = _optional_uuid(payload, "reply_to", "reply_to must be a message's event_id.")
     return {
         "client_msg_id": client_msg_id,
         "body": body,
@@ -270,6 +260,17 @@ def chat_payload_clean(payload: dict[str, Any]) -> dict[str, Any]:
         "gif_id": gif_id,
         "reply_to": reply_to,
     }
+
+
+def _optional_uuid(payload: dict[str, Any], key: str, problem: str) -> str | None:
+    """``payload[key]`` as a canonical UUID string, None when absent or null."""
+    value = payload.get(key)
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidInput(problem, field=key) from None
 
 
 @dataclass(frozen=True)
