@@ -1,11 +1,14 @@
 // Drawing the room: messages ordered by seq, their changes (edits, deletions, reactions),
 // replies' quotes, @mentions, GIFs (uploaded ones in the space their size reserves), who runs
 // the room (a crown, a moderator mark), presence notices, moderation's system lines, the "new
-// messages" divider. Text goes in through textContent and
+// messages" divider, and a day divider before the first message of each day ("오늘", "어제",
+// "12월 1일"), whether the message came with the page, from the history API, a catch-up or
+// live. Text goes in through textContent and
 // text nodes only (dom.el), never as HTML. Each message's state is kept by event_id, so a
 // change finds its message; a change for a message that is not on the page is ignored (the
 // history API has it in its current state).
-import { el, safeHttpUrl, timeLabel } from "../dom.js";
+import { el, safeHttpUrl } from "../dom.js";
+import { dayKey, dayLabel, fullTimeOf, timeOf } from "./dates.js";
 
 export const DELETED_BY_AUTHOR = "삭제된 메시지예요.";
 export const DELETED_BY_STAFF = "관리자가 삭제한 메시지예요.";
@@ -162,13 +165,42 @@ export class MessageList {
     this.items.set(frame.seq, item);
     if (frame.seq > this.maxSeq) {
       this.list.append(item); // the usual case: newest at the bottom, after any notices
+      this.#dayBefore(item);
     } else {
       const next = [...this.list.children].find((node) => Number(node.dataset.seq) > frame.seq);
       this.list.insertBefore(item, next || null);
+      this.redoDays();
     }
     this.maxSeq = Math.max(this.maxSeq, frame.seq);
     this.minSeq = Math.min(this.minSeq, frame.seq);
     return item;
+  }
+
+  // A day divider before a message just put last, when the message before it is of another day.
+  #dayBefore(item) {
+    const day = item.dataset.day;
+    if (!day) return;
+    let before = item.previousElementSibling;
+    while (before && !before.classList.contains("msg")) before = before.previousElementSibling;
+    if (!before || before.dataset.day !== day) item.before(dayDivider(day));
+  }
+
+  // Every day divider again (a message went in among others: an older page, a gap filled).
+  redoDays() {
+    for (const divider of this.list.querySelectorAll(":scope > .day")) divider.remove();
+    let last = "";
+    for (const item of this.list.querySelectorAll(":scope > .msg")) {
+      const day = item.dataset.day;
+      if (day && day !== last) item.before(dayDivider(day));
+      last = day || last;
+    }
+  }
+
+  // A new day began while the page was open: "오늘" became "어제", and so on.
+  relabelDays() {
+    for (const divider of this.list.querySelectorAll(":scope > .day")) {
+      divider.querySelector(".day__label").textContent = dayLabel(divider.dataset.day);
+    }
   }
 
   // A message's current state (a history page) over what the page shows.
@@ -346,8 +378,10 @@ export class MessageList {
       meta.append(el("span", "msg__author", author));
     }
     if (mine) meta.append(el("span", "msg__you", "나"));
-    const time = el("time", "msg__time", timeLabel(frame.sent_at));
+    const time = el("time", "msg__time", timeOf(frame.sent_at));
     time.dateTime = frame.sent_at;
+    time.title = fullTimeOf(frame.sent_at);
+    item.dataset.day = dayKey(frame.sent_at);
     meta.append(time, el("span", "msg__edited", "(수정됨)"));
     if (this.meId !== null) meta.append(this.#toolbar(msg));
     item.append(meta, el("div", "msg__bubble"));
@@ -446,7 +480,7 @@ export class MessageList {
   #paintEdited(msg) {
     const mark = msg.item.querySelector(".msg__edited");
     mark.hidden = !msg.editedAt || msg.deleted;
-    mark.title = msg.editedAt ? `${timeLabel(msg.editedAt)}에 수정됨` : "";
+    mark.title = msg.editedAt ? `${fullTimeOf(msg.editedAt)}에 수정됨` : "";
   }
 
   // Chips under the bubble, updated in place (a chip keeps the keyboard focus while its count
@@ -482,6 +516,13 @@ export class MessageList {
       chip.title = me ? "내 반응 취소" : "나도 반응하기";
     }
   }
+}
+
+function dayDivider(day) {
+  const item = el("li", "day");
+  item.dataset.day = day;
+  item.append(el("span", "day__label", dayLabel(day)));
+  return item;
 }
 
 const reactionMap = (list) => new Map(list.map((r) => [r.emoji, { count: r.count, me: r.me }]));

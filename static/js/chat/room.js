@@ -2,12 +2,16 @@
 // member does to messages (actions.js), the send box (with its reply and its GIF picker,
 // gifs.js), "load older", the scroll position, who is here (presence.js), who is typing
 // (typing.js), read state (read.js), and room moderation: roles, member menus, the settings
-// panel, reports (moderation.js) and what the member may send now (standing.js).
+// panel, reports (moderation.js) and what the member may send now (standing.js). The header's
+// like and online counts follow the room live (room.likes, room.presence; read again after a
+// reconnect), the room's details open from the ⓘ button on phones, the connection's state and
+// a send's ("보내는 중", "다시 보내기") are said in words, and day dividers follow midnight.
 import { el, show, showOnline } from "../dom.js";
 import { request } from "../http.js";
 import { enterSubmits } from "../keys.js";
-import { enhanceLikeForms } from "../like.js";
+import { enhanceLikeForms, setRoomLikes } from "../like.js";
 import { MessageActions } from "./actions.js";
+import { dayKey } from "./dates.js";
 import { GifPicker } from "./gifs.js";
 import {
   MemberMenu,
@@ -38,7 +42,15 @@ const SEND_ERRORS = {
   deleted: "삭제된 메시지에는 답장할 수 없어요. 답장을 취소하고 다시 보내 주세요.",
   forbidden: "보낼 수 없는 메시지예요.",
   banned: "이 방에서 차단되어 보낼 수 없어요.",
+  closed: "연결이 끊겨 보내지 못했어요. 새로고침해 주세요.",
 };
+// Failures that the same message may get past by being sent again: "다시 보내기".
+const RETRYABLE = new Set(["unavailable", "timeout", "rate_limited"]);
+// A send that is not answered this soon says "보내는 중…" (most are answered well before).
+const PENDING_MS = 600;
+let pendingTimer = null;
+let failedSend = null; // the send "다시 보내기" sends again
+let invalidInBox = false; // the line says what is wrong in the box
 function sendError(code, detail, error = {}, out = null) {
   // An uploaded GIF that is gone (the error names its field; or it is the only thing that could
   // be missing).
@@ -68,7 +80,7 @@ const REPORT_ERRORS = {
 const STATES = {
   connecting: "연결하는 중…",
   open: "",
-  reconnecting: "연결이 끊겼어요. 다시 연결하는 중…",
+  reconnecting: "연결 끊김 · 다시 연결하는 중…",
   closed: "이 방에 연결할 수 없어요. 새로고침해 주세요.",
 };
 
@@ -92,6 +104,8 @@ const list = new MessageList(root.querySelector("[data-messages]"), {
   roleOf: (userId) => roster.roleOf(userId),
   moderating: () => roster.moderating,
 });
+const roomId = Number(root.dataset.roomId);
+const head = root.querySelector(".room__head");
 const status = root.querySelector("[data-conn-status]");
 const olderButton = root.querySelector("[data-load-older]");
 const jump = root.querySelector("[data-jump]");
@@ -187,6 +201,10 @@ const client = new ChatClient({
       }
     },
     typing: (frame) => typists.seen(frame.user),
+    likes(frame) {
+      if (frame.room_id === roomId) setRoomLikes(head, { count: frame.like_count });
+    },
+    reopened: () => recount(),
     gap: ({ after_seq: after, before_seq: before }) => {
       offerMissed(after, before);
       refreshShown(after);
@@ -200,7 +218,7 @@ const client = new ChatClient({
       status.textContent = STATES[name] ?? "";
       show(status, name !== "open");
     },
-    waiting: () => composerStatus("연결되면 바로 보낼게요…", false),
+    waiting: () => composerStatus("보내는 중… 연결되면 바로 보낼게요.", false),
     sent(out) {
       if (out.replyTo && reply.target?.eventId === out.replyTo) reply.cancel();
       composerDone(out);
@@ -211,7 +229,9 @@ const client = new ChatClient({
       composerDone(null);
       if (code === "muted") gate.muted(error?.until || null);
       if (code === "slow_mode") gate.wait(Number(error?.retry_after) || 1);
-      composerStatus(sendError(code, detail, error, out), true);
+      composerStatus(sendError(code, detail, error, out), true, {
+        retry: out && RETRYABLE.has(code) ? out : null,
+      });
     },
     changeAcked: (frame) => actions.acked(frame),
     changeFailed: (frame, code, detail) => actions.failed(frame, code, detail),
@@ -407,15 +427,22 @@ async function refreshShown(after) {
 
 // --- the send box ------------------------------------------------------------------------------------
 
-function composerStatus(text, isError) {
+// The line under the box: what happens to the send, or why it cannot go. `retry`: the failed
+// send that "다시 보내기" sends again; `invalid`: a mistake in the box, cleared once it is fixed.
+function composerStatus(text, isError, { retry = null, invalid = false } = {}) {
   if (!composer) return; // readers who are not logged in never send
+  clearTimeout(pendingTimer);
   const line = composer.querySelector("[data-send-status]");
   line.textContent = text;
   line.classList.toggle("composer__status--error", isError);
   show(line, Boolean(text));
+  failedSend = retry;
+  show(composer.querySelector("[data-retry]"), Boolean(retry));
+  invalidInBox = invalid;
 }
 
-// The box waits, read-only, for the server to say the send is stored.
+// The box waits, read-only, for the server to say the send is stored; a send not answered at
+// once says so.
 function composerBusy() {
   const { body, gif_url: gif } = composer.elements;
   composer.classList.add("composer--busy");
@@ -423,6 +450,11 @@ function composerBusy() {
   gif.readOnly = true;
   composer.querySelector("[data-send]").disabled = true;
   composerStatus("", false);
+  pendingTimer = setTimeout(() => {
+    if (client.busy && composer.querySelector("[data-send-status]").hidden) {
+      composerStatus(client.socket.isOpen ? "보내는 중…" : "보내는 중… 연결되면 바로 보낼게요.", false);
+    }
+  }, PENDING_MS);
 }
 
 // The send ended: `sent` is what was stored (its text and address leave the box; a GIF picked
@@ -430,6 +462,7 @@ function composerBusy() {
 function composerDone(sent) {
   if (!composer) return;
   const { body, gif_url: gif } = composer.elements;
+  clearTimeout(pendingTimer);
   composer.classList.remove("composer--busy");
   body.readOnly = false;
   gif.readOnly = false;
@@ -508,8 +541,23 @@ if (composer) {
   const { body, gif_url: gif } = composer.elements;
   const typing = new TypingSignal(() => client.typing());
   for (const field of [body, gif]) {
-    field.addEventListener("input", () => field.value.trim() && !client.busy && typing.typed());
+    field.addEventListener("input", () => {
+      if (field.value.trim() && !client.busy) typing.typed();
+      if (invalidInBox) composerStatus("", false); // fixed, or being fixed: the error goes
+    });
   }
+  // "다시 보내기": the same send again (the same client_msg_id while it is unchanged).
+  composer.querySelector("[data-retry]").addEventListener("click", () => {
+    const out = failedSend;
+    if (!out || client.busy || gate.blocked) return;
+    if (out.gifId) {
+      composerBusy();
+      client.send({ gifId: out.gifId, replyTo: out.replyTo });
+    } else {
+      composer.requestSubmit();
+    }
+  });
+  growWithText(body);
   enterSubmits(body);
   body.addEventListener("keydown", (event) => {
     if (event.isComposing || event.altKey || event.ctrlKey || event.metaKey) return;
@@ -529,16 +577,78 @@ if (composer) {
     if (client.busy || gate.blocked) return;
     const text = body.value.trim();
     const url = gif.value.trim();
-    if (!text && !url) return composerStatus("메시지나 GIF 주소를 입력해 주세요.", true);
+    if (!text && !url) {
+      return composerStatus("메시지나 GIF 주소를 입력해 주세요.", true, { invalid: true });
+    }
     if (url && !/^https?:\/\/\S+$/i.test(url)) {
       gifs.showAddress();
-      return composerStatus("GIF 주소는 http:// 또는 https:// 로 시작해야 해요.", true);
+      return composerStatus("GIF 주소는 http:// 또는 https:// 로 시작해야 해요.", true, {
+        invalid: true,
+      });
     }
     // The text stays in the box, read-only, until the server says it is stored.
     composerBusy();
     client.send({ body: text, gifUrl: url, replyTo: reply.target?.eventId ?? null });
   });
 }
+
+// --- the header: the room's details on phones, counts after a reconnect ---------------------------
+
+// The ⓘ button opens the room's image, description and tags over the log (phones; desktop shows
+// them in the header and hides the button). Escape or a tap elsewhere closes it.
+const about = root.querySelector("[data-about]");
+const aboutToggle = root.querySelector("[data-about-toggle]");
+function showAbout(open) {
+  about.classList.toggle("room__about--open", open);
+  aboutToggle.setAttribute("aria-expanded", String(open));
+}
+aboutToggle.addEventListener("click", () => showAbout(!about.classList.contains("room__about--open")));
+head.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && about.classList.contains("room__about--open")) {
+    event.preventDefault();
+    showAbout(false);
+    aboutToggle.focus();
+  }
+});
+document.addEventListener("pointerdown", (event) => {
+  if (!about.contains(event.target) && !aboutToggle.contains(event.target)) showAbout(false);
+});
+
+// Likes and the online count are not replayed after a drop (only the log is): read them again.
+async function recount() {
+  try {
+    const { ok, data } = await request(root.dataset.roomUrl);
+    if (!ok) return;
+    setRoomLikes(head, { count: data.like_count });
+    if (data.online !== null && data.online !== undefined) showOnline(head, data.online);
+  } catch {
+    // the next frame brings them
+  }
+}
+
+// The send box is one line that grows with its text (CSS field-sizing where the browser has
+// it; elsewhere its height follows the text here, up to the CSS max-height, then it scrolls).
+function growWithText(box) {
+  if (CSS.supports?.("field-sizing", "content")) return;
+  const fit = () => {
+    box.style.height = "auto";
+    box.style.height = `${box.scrollHeight + box.offsetHeight - box.clientHeight}px`;
+  };
+  box.addEventListener("input", fit);
+  new MutationObserver(fit).observe(box, { attributes: true, attributeFilter: ["readonly"] });
+  composer.addEventListener("reset", () => requestAnimationFrame(fit));
+  fit();
+}
+
+// "오늘" becomes "어제" at midnight while the page stays open.
+let today = dayKey(new Date());
+setInterval(() => {
+  const now = dayKey(new Date());
+  if (now !== today) {
+    today = now;
+    list.relabelDays();
+  }
+}, 60000);
 
 enhanceLikeForms(root);
 client.start(initial);

@@ -18,6 +18,9 @@
 //   with the same id on reconnect, and answer a promise: {ok: true} or {ok: false, code, ...}.
 // - A `closing` frame is the server's reason for the close that follows (4403: "kicked",
 //   "banned: <reason>"); the view gets it with the "closed" state.
+// - `room.likes` (the room's like count) comes through the channel layer only and is never
+//   replayed: after a reconnect the view is told (`reopened`) so it can read the room again.
+// - A send waiting when the socket closes for good (4401, 4403, 4404) fails with "closed".
 // - `chat.read` (how far the member has read) and `typing` carry no id and get no answer. The
 //   highest seq marked read is sent again on reconnect if the last socket never took it; a
 //   typing signal while the socket is down is simply dropped.
@@ -44,7 +47,7 @@ export class ChatClient {
   // view: {message(frame), refresh(frame), change(frame), action(frame), presence(frame),
   //        typing(frame), gap(frame), state(name, closing|null), waiting(send), sent(send),
   //        failed(send|null, code, detail, error), changeAcked(change),
-  //        changeFailed(change, code, detail)}
+  //        changeFailed(change, code, detail), likes(frame), reopened()}
   constructor({ wsPath, view }) {
     this.view = view;
     this.lastSeq = 0;
@@ -61,7 +64,10 @@ export class ChatClient {
       query: () => `?after_seq=${this.lastSeq}`,
       onFrame: (frame) => this.#receive(frame),
       onState: (state) => this.#state(state),
-      onOpen: () => this.#flush(),
+      onOpen: (again) => {
+        this.#flush();
+        if (again) this.view.reopened?.();
+      },
     });
   }
 
@@ -198,6 +204,7 @@ export class ChatClient {
     if (state === "closed") {
       // For good: nothing waiting will be answered.
       for (const id of [...this.requests.keys()]) this.#fail(id, "closed", "");
+      if (this.outgoing) this.#fail(this.outgoing.clientMsgId, "closed", "");
     }
     this.view.state(state, state === "closed" ? this.closing : null);
   }
@@ -227,6 +234,9 @@ export class ChatClient {
         break;
       case "room.typing":
         this.view.typing(frame);
+        break;
+      case "room.likes":
+        this.view.likes?.(frame);
         break;
       case "chat.gap":
         this.view.gap(frame);
