@@ -1,19 +1,19 @@
-"""Member pages: sign up, log in and out (session), a profile with awards, profile editing."""
+"""Member pages: sign up, log in and out (session), a profile (rooms, captions, awards),
+profile editing."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from comments.selectors import award_list
-from zzalu.errors import ServiceError
+from zzalu.errors import InvalidInput, ServiceError
 
-from .forms import ProfileForm, SignupForm
-from .models import User
+from .forms import USERNAME_TAKEN, ProfileForm, SignupForm
+from .selectors import member_profile
 from .services import profile_update, user_create
 
 
@@ -37,21 +37,31 @@ def signup(request):
         return HttpResponseRedirect(_next_url(request))
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = user_create(
-            username=form.cleaned_data["username"],
-            password=form.cleaned_data["password1"],
-            nickname=form.cleaned_data["nickname"],
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"환영해요, {user.display_name} 님!")
-        return HttpResponseRedirect(_next_url(request))
+        try:
+            user = user_create(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                nickname=form.cleaned_data["nickname"],
+            )
+        except InvalidInput as exc:  # the name was taken between the form's check and now
+            taken = exc.field == "username"
+            form.add_error("username" if taken else None, USERNAME_TAKEN if taken else exc.detail)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"환영해요, {user.display_name} 님!")
+            return HttpResponseRedirect(_next_url(request))
     return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
 
 
 def member_detail(request, username: str):
-    member = get_object_or_404(User, username=username, is_active=True)
-    awards = award_list(username=member.username)
-    return render(request, "accounts/member.html", {"member": member, "awards": awards})
+    profile = member_profile(username=username)
+    if profile is None:
+        raise Http404("No such member.")
+    return render(
+        request,
+        "accounts/member.html",
+        {"profile": profile, "member": profile.member, "is_me": profile.member == request.user},
+    )
 
 
 @login_required

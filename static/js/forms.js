@@ -6,8 +6,9 @@
 // server, which still checks everything; without this script the forms are plain posts.
 //
 // "Reward early, punish late": while a field shows an error it is checked on every keystroke
-// (the error clears the moment the value is right); a field without one is checked when the
-// member leaves it after typing, and every field when the form is sent.
+// (the error clears the moment the value is right); new errors appear only when the form is
+// sent. (Not on leaving a field: an error appearing then pushes the button away from under
+// the pointer between press and release, and the click that would send the form is lost.)
 
 function valueOf(control) {
   if (control.type === "file") return control.files && control.files.length ? "file" : "";
@@ -112,7 +113,6 @@ function enhance(form) {
       server,
       judged: valueOf(control),
       showing: server.length > 0,
-      dirty: false,
       onChange: () => pruneSummary(form),
     };
     box.dataset.shown = server.join("\n");
@@ -122,21 +122,15 @@ function enhance(form) {
   form.noValidate = true; // our messages, in the site's words, instead of the browser's bubbles
 
   const edited = (entry) => {
-    entry.dirty = true;
     if (entry.showing) refresh(entry);
     // A confirmation showing "different" clears as soon as the field it repeats matches it.
     for (const other of entries) {
-      if (other.control.dataset.sameAs === entry.control.name && other.dirty && other.showing) {
-        refresh(other);
-      }
+      if (other.control.dataset.sameAs === entry.control.name && other.showing) refresh(other);
     }
   };
   for (const entry of entries) {
     entry.control.addEventListener("input", () => edited(entry));
     entry.control.addEventListener("change", () => edited(entry));
-    entry.control.addEventListener("blur", () => {
-      if (entry.dirty) refresh(entry);
-    });
   }
 
   form.addEventListener("submit", (event) => {
