@@ -35,7 +35,7 @@ def member_rooms(
     *, user: User, limit: int = PROFILE_ROOMS
 ) -> tuple[list[ChatRoom], list[ChatRoom]]:
     """The rooms the member made and the others they joined, most active first."""
-    rooms = ChatRoom.objects.select_related("image").order_by("-last_activity_at", "-id")
+    rooms = ChatRoom.objects.order_by("-last_activity_at", "-id")
     owned = list(rooms.filter(owner=user)[:limit])
     joined = list(
         # One filter() call: the membership that matches is the one that is not banned.
