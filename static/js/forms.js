@@ -144,6 +144,16 @@ function enhance(form) {
     }
   });
 
+  // The summary's links put the cursor in the field, not only the field in view.
+  form.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-error-link]");
+    const target = link && form.querySelector(`#${CSS.escape(link.dataset.errorLink)}`);
+    if (!target) return;
+    event.preventDefault();
+    target.focus();
+    target.scrollIntoView({ block: "center" });
+  });
+
   // A page that came back with errors: start at the first field to fix.
   const invalid = entries.find((entry) => entry.showing);
   if (invalid) invalid.control.focus();

@@ -81,7 +81,10 @@ def test_errors_only_the_server_can_find_are_next_to_their_fields_and_go_once_ch
         expect(summary.get_by_role("link")).to_have_text(["아이디", "비밀번호"])
         shots[name] = screenshot(page, f"forms-signup-errors-{name}")
 
-    # The page of the last pass (phone): each error goes as its field changes.
+    # The page of the last pass (phone): the summary's links lead into the fields...
+    summary.get_by_role("link", name="비밀번호").click()
+    expect(page.get_by_label("비밀번호", exact=True)).to_be_focused()
+    # ... and each error goes as its field changes.
     page.get_by_label("아이디").press("End")
     page.get_by_label("아이디").press_sequentially("2")
     expect(error_of(page, "id_username")).to_have_count(0)
