@@ -20,7 +20,9 @@ PROFILE_CAPTIONS = 10
 class MemberProfile:
     member: User
     owned_rooms: list[ChatRoom]
-    joined_rooms: list[ChatRoom]  # rooms of others the member is in (not banned from)
+    # Rooms of others the member is in (not banned from): for the member's own eyes only
+    # (opening a room while logged in joins it, so the list says what they have read).
+    joined_rooms: list[ChatRoom]
     captions: list[Comment]  # the newest captions, each with its hakwon
     caption_count: int
     caption_likes: int  # likes on all of the member's captions
@@ -32,16 +34,17 @@ def member_get(*, username: str) -> User | None:
 
 
 def member_rooms(
-    *, user: User, limit: int = PROFILE_ROOMS
+    *, user: User, joined: bool = True, limit: int = PROFILE_ROOMS
 ) -> tuple[list[ChatRoom], list[ChatRoom]]:
-    """The rooms the member made and the others they joined, most active first."""
+    """The rooms the member made and (with ``joined``) the others they joined, most active
+    first."""
     rooms = ChatRoom.objects.order_by("-last_activity_at", "-id")
     owned = list(rooms.filter(owner=user)[:limit])
-    joined = list(
-        # One filter() call: the membership that matches is the one that is not banned.
-        rooms.filter(members__user=user, members__banned_at=None).exclude(owner=user)[:limit]
-    )
-    return owned, joined
+    if not joined:
+        return owned, []
+    # One filter() call: the membership that matches is the one that is not banned.
+    others = rooms.filter(members__user=user, members__banned_at=None).exclude(owner=user)
+    return owned, list(others[:limit])
 
 
 def member_captions(*, user: User, limit: int = PROFILE_CAPTIONS) -> list[Comment]:
@@ -49,13 +52,13 @@ def member_captions(*, user: User, limit: int = PROFILE_CAPTIONS) -> list[Commen
     return list(_captions(user).select_related("hakwon").order_by("-created_at", "-id")[:limit])
 
 
-def member_profile(*, username: str) -> MemberProfile | None:
+def member_profile(*, username: str, viewer=None) -> MemberProfile | None:
     """Everything the profile page shows, in a fixed number of queries whatever the member
     has (rooms, captions and awards each come in one)."""
     member = member_get(username=username)
     if member is None:
         return None
-    owned, joined = member_rooms(user=member)
+    owned, joined = member_rooms(user=member, joined=viewer == member)
     totals = _captions(member).aggregate(count=Count("id"), likes=Sum("like_count"))
     return MemberProfile(
         member=member,

@@ -54,7 +54,7 @@ def signup(request):
 
 
 def member_detail(request, username: str):
-    profile = member_profile(username=username)
+    profile = member_profile(username=username, viewer=request.user)
     if profile is None:
         raise Http404("No such member.")
     return render(

@@ -333,6 +333,11 @@ def test_a_profile_shows_the_members_rooms_captions_with_likes_and_awards(client
         hakwon=days[0], user=member, comment=captions[2], rank=1, like_count=7
     )
 
+    # The rooms a member joined (opening one joins it) are for their own eyes.
+    public = page(client.get(f"/members/{member.username}/"))
+    headings = {attrs(n)["id"] for n in walk(public) if n.name == "h2" and "id" in attrs(n)}
+    assert headings == {"owned-rooms", "recent-captions", "awards"}
+    client.force_login(member)
     response = client.get(f"/members/{member.username}/")
     html = no_formal_voice(response, "profile")
     root = page(response)
@@ -353,11 +358,9 @@ def test_a_profile_shows_the_members_rooms_captions_with_likes_and_awards(client
     hakwon_links = {attrs(n)["href"] for n in walk(root) if n.name == "a"}
     assert {f"/hakwon/{day.pk}/" for day in days} <= hakwon_links
     assert "1위" in html and "제목학원 수상 기록" in html
-    assert "프로필 수정" not in html  # someone else's profile
-
-    client.force_login(member)
-    mine = client.get(f"/members/{member.username}/").content.decode()
-    assert "/accounts/profile/" in mine and "프로필 수정" in mine
+    assert "/accounts/profile/" in html and "프로필 수정" in html  # their own profile
+    client.logout()
+    assert "프로필 수정" not in client.get(f"/members/{member.username}/").content.decode()
 
 
 def test_a_profile_costs_the_same_queries_however_much_the_member_did(client):
