@@ -69,8 +69,18 @@ class RoomForm(ServiceErrorsMixin, forms.Form):
     )
 
     def clean_tags(self) -> list[str]:
-        # Rules for each tag (length, count, '#') live in services.room_create.
-        return [t for t in re.split(r"[,\s]+", self.cleaned_data["tags"]) if t.strip("#")]
+        # services.room_create applies the rules again (the API's way in); here they are said
+        # in the page's words.
+        tags = [t for t in re.split(r"[,\s]+", self.cleaned_data["tags"]) if t.strip("#")]
+        if len(tags) > MAX_TAGS:
+            raise forms.ValidationError(f"태그는 최대 {MAX_TAGS}개까지 달 수 있어요.")
+        tag_field = text.TextFormField(kind=text.TAG)
+        for tag in tags:
+            try:
+                tag_field.to_python(tag.lstrip("#"))
+            except forms.ValidationError as exc:
+                raise forms.ValidationError(f"#{tag.lstrip('#')[:10]}: {exc.messages[0]}") from exc
+        return tags
 
     def clean(self):
         data = super().clean()

@@ -380,3 +380,14 @@ def test_a_profile_costs_the_same_queries_however_much_the_member_did(client):
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
     assert counts[1] <= 12, counts
+
+
+def test_room_form_says_tag_problems_in_korean(client):
+    client.force_login(make_user())
+    too_many = client.post(
+        "/rooms/new/", {"name": "방", "tags": " ".join(f"t{i}" for i in range(11))}
+    )
+    assert "태그는 최대 10개까지 달 수 있어요." in no_formal_voice(too_many, "room form tags")
+    too_long = client.post("/rooms/new/", {"name": "방", "tags": "가" * 40})
+    html = no_formal_voice(too_long, "room form tag")
+    assert "최대 30자까지 쓸 수 있어요" in html and "At most" not in html
