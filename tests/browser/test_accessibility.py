@@ -34,13 +34,20 @@ from chat.services import IncomingMessage, message_store_batch, room_create
 from comments.selectors import hakwon_today
 from comments.services import hakwon_close
 from notifications.models import Notification
-from tests.conftest import make_comment, make_hakwon, make_user, small_gif, store_messages
+from tests.conftest import (
+    make_comment,
+    make_hakwon,
+    make_room,
+    make_user,
+    small_gif,
+    store_messages,
+)
 from tests.procs import ROOT, WebServer, child_env
 from uploads.services import upload_create
 
 from .conftest import DESKTOP, PHONE, login, screenshot, start_web
-from .test_chat_pages import open_room
-from .test_hakwon_pages import open_hakwon
+from .test_chat_pages import open_room, send
+from .test_hakwon_pages import open_hakwon, post
 
 pytestmark = pytest.mark.browser
 
@@ -421,3 +428,36 @@ def test_every_page_passes_axe_logged_out_and_in_on_desktop_and_phone(live, brow
     if unfocused:
         problems.append("focus not shown on:\n" + "\n".join(unfocused))
     assert problems == [], "\n\n".join(problems)
+
+
+def test_new_messages_and_captions_are_announced_politely(live, browsers):
+    """What arrives while a person reads is in a polite live region: the room's messages in
+    its log (role="log" is polite), a new caption in the hakwon page's own region."""
+    room = make_room(name="알림 방")
+    alice, bob = make_user(nickname="앨리스"), make_user(nickname="밥")
+    a = open_room(browsers.page(alice, viewport=PHONE), room)
+    b = open_room(browsers.page(bob), room)
+    log = a.locator("[data-log]")
+    expect(log).to_have_attribute("role", "log")
+    assert log.get_attribute("aria-live") in (None, "polite")  # never "assertive"
+    send(b, "새 소식 있어요")
+    expect(log.locator(".msg__body")).to_have_text(["새 소식 있어요"])
+    # Nothing else on the page shouts: every live region is polite (alerts are for errors).
+    assert a.locator("[aria-live=assertive]").count() == 0
+
+    hakwon = make_hakwon(image_url=f"{live.web.http}/static/img/sample-zzal.svg")
+    a, b = open_hakwon(a), open_hakwon(b)
+    heard = a.locator("[data-new-live]")
+    expect(heard).to_have_attribute("aria-live", "polite")
+    expect(heard).to_be_empty()
+    post(b, "출근길 내 표정")
+    expect(heard).to_have_text("새 댓글: 출근길 내 표정")
+    expect(a.locator(".comments > .comment .comment__content")).to_have_text(["출근길 내 표정"])
+    # A reader further down keeps their place; the count behind the button is read out.
+    for i in range(8):
+        make_comment(hakwon=hakwon, content=f"예전 캡션 {i}")
+    open_hakwon(a, hakwon)
+    a.locator("[data-comments] > .comment").last.scroll_into_view_if_needed()
+    post(b, "퇴근길 내 표정")
+    expect(a.locator("[data-new-comments]")).to_be_visible()
+    expect(heard).to_have_text("새 댓글 1개")

@@ -28,6 +28,7 @@ const list = root.querySelector("[data-comments]");
 const more = root.querySelector("[data-more]");
 const empty = root.querySelector("[data-empty]");
 const newButton = root.querySelector("[data-new-comments]");
+const newLive = root.querySelector("[data-new-live]"); // read out politely by screen readers
 const form = root.querySelector("[data-comment-form]");
 const loggedIn = Boolean(root.dataset.meId);
 const pathFor = (template, id) => template.replace("/0/", () => `/${id}/`);
@@ -95,9 +96,11 @@ function arrived(comment) {
   if (state.tab === "latest" && readerAtTop()) {
     comments.prepend(comment);
     refreshEmpty();
+    newLive.textContent = `새 댓글: ${comment.content}`;
   } else {
     state.pending.set(comment.id, comment);
     showPending();
+    newLive.textContent = `새 댓글 ${state.pending.size}개`;
   }
   return undefined;
 }
