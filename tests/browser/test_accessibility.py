@@ -52,6 +52,7 @@ from .test_hakwon_pages import open_hakwon, post
 pytestmark = pytest.mark.browser
 
 AXE = Axe()
+GONE = "https://img.test/gone.gif"  # a host this machine cannot resolve: a placeholder shows
 # Every rule axe-core ships for WCAG 2.0 to 2.2, A and AA, plus its best practices.
 AXE_OPTIONS = {"resultTypes": ["violations"]}
 
@@ -76,6 +77,8 @@ class Visit:
     visitor: bool = True  # checked logged out
     member: bool = True  # checked logged in (as the room's owner)
     states: tuple[State, ...] = ()
+    # Rules left to a page's third-party markup (with the reason said where it is listed).
+    exempt: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def the_site(live) -> tuple[list[Visit], object]:
     """Rooms, messages, contests, captions, awards and notifications; the pages to visit."""
     image = f"{live.web.http}/static/img/sample-zzal.svg"
     owner = make_user(nickname="방장님", profile_message="오늘도 짤 수집 중")
-    friend = make_user(nickname="짤친구")
+    friend = make_user(nickname="짤친구", profile_path=GONE)
     gif = upload_create(owner=friend, file=io.BytesIO(small_gif(frames=4, size=(96, 64))))
     cover = SimpleUploadedFile("cover.gif", small_gif(size=(64, 64)), content_type="image/gif")
     room = room_create(
@@ -173,12 +176,13 @@ def the_site(live) -> tuple[list[Visit], object]:
     )
     room_create(owner=friend, name="퇴근 짤방", tags=["직장인"], image_url=image)
     room_create(owner=friend, name="이미지 없는 방")
+    room_create(owner=friend, name="옛날 방", image_url=GONE)  # its placeholder is checked too
     said = store_messages(room, friend, ["안녕하세요", "@방장님 이 짤 어때요?"])
     store_messages(room, owner, ["반가워요!", "좋아요 " * 30])
     gif_message(room, friend, gif)
     MessageReport.objects.create(message=said[0], reporter=make_user(), reason="도배해요")
 
-    past = make_hakwon(image_url=image, open_date=hakwon_today() - timedelta(days=1))
+    past = make_hakwon(image_url=GONE, open_date=hakwon_today() - timedelta(days=1))
     make_comment(hakwon=past, author=owner, content="금요일 퇴근 5분 전", likes=9)
     make_comment(hakwon=past, author=friend, content="월요일 아침의 나", likes=4)
     hakwon_close(hakwon=past)
@@ -204,6 +208,9 @@ def the_site(live) -> tuple[list[Visit], object]:
         expect(page.locator(".msg")).to_have_count(5)
         expect(page.locator(".msg img.msg__gif")).to_have_count(1)
 
+    def docs_ready(page: Page) -> None:
+        expect(page.locator(".opblock").first).to_be_visible()
+
     def signup_errors(page: Page) -> None:
         page.locator("#id_username").fill("newbie")
         page.locator("#id_password1").fill("short")
@@ -228,6 +235,10 @@ def the_site(live) -> tuple[list[Visit], object]:
         Visit("member", f"/members/{owner.username}/"),
         Visit("profile-edit", "/accounts/profile/", visitor=False),
         Visit("notifications", "/notifications/", visitor=False),
+        # Swagger UI's React markup puts the copy-path button inside the operation's toggle
+        # button, skips heading levels and leaves the API's title outside its <main>: not
+        # ours to change (its colours, focus and language are, and are checked).
+        Visit("api-docs", "/api/docs/", docs_ready, member=False, exempt=SWAGGER_MARKUP),
         Visit("login", "/accounts/login/", member=False),
         Visit("login-errors", "/accounts/login/", login_errors, member=False),
         Visit("signup", "/accounts/signup/", member=False),
@@ -300,6 +311,7 @@ PASSES = [Pass("desktop", DESKTOP), Pass("phone", PHONE), Pass("desktop-dark", D
 COLOURS_ONLY = {"runOnly": {"type": "rule", "values": ["color-contrast"]}, **AXE_OPTIONS}
 
 
+SWAGGER_MARKUP = ("nested-interactive", "heading-order", "region")
 ROOM_STATES = (
     State("room-about", "[data-about-toggle]", "[data-about]"),
     State("room-who", "[data-who-toggle]", "[data-who-panel]"),
@@ -350,9 +362,11 @@ def test_every_page_passes_axe_logged_out_and_in_on_desktop_and_phone(live, brow
             login(page, owner.username)
         return page
 
-    def check(page: Page, name: str, who: str, view: Pass, *, shot: bool) -> None:
+    def check(page: Page, name: str, who: str, view: Pass, *, shot: bool, exempt=()) -> None:
         nonlocal found, unfocused
         options = COLOURS_ONLY if view.dark else AXE_OPTIONS
+        if exempt and not view.dark:
+            options = {**options, "rules": {rule: {"enabled": False} for rule in exempt}}
         found += violations(page, name, who, view.name, options)
         checked.append(f"{name} [{who}, {view.name}]")
         if view.dark:
@@ -381,7 +395,7 @@ def test_every_page_passes_axe_logged_out_and_in_on_desktop_and_phone(live, brow
                         unready.append(f"{visit.name} [{who}, {view.name}]: {exc}")
                         screenshot(page, f"a11y-unready-{visit.name}-{view.name}")
                         continue
-                    check(page, visit.name, who, view, shot=shot)
+                    check(page, visit.name, who, view, shot=shot, exempt=visit.exempt)
                     for state in visit.states:
                         if who == "visitor" and not state.visitor:
                             continue
