@@ -1,10 +1,14 @@
 """axe-core on every page of the site, as a visitor and as a member, on a desktop and a phone,
-with real content (rooms with messages and a GIF, captions, awards, notifications, a report).
+with real content (rooms with messages and a GIF, captions, awards, notifications, a report,
+images that fail to load), and the colours once more in the dark scheme.
 
 Any violation, whatever its impact, fails the test with a list a person can act on: the rule,
 its impact, the element, the page and the viewport. axe runs once the page's JavaScript has
-drawn it (the room's messages, the captions), and again on the room's open menus and dialogs.
-Each page is also photographed, as the member sees it, in ``test-output/screenshots/``.
+drawn it (the room's messages, the captions), and again on the room's open panels, menus and
+dialogs. On the desktop, every element the keyboard reaches must show its focus. The site's own
+404 page comes from a server with DEBUG off (DEBUG shows Django's). One browser and one running
+stack for all of it; each page is photographed, as the member sees it, in
+``test-output/screenshots/`` (``a11y-<page>-<desktop|phone>.png``).
 """
 
 from __future__ import annotations
