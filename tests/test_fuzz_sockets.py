@@ -1480,6 +1480,7 @@ def assert_catch_up_replays(live, room, live_frames: list[dict]) -> None:
 
 
 ME_PATH = "/ws/me/"  # anonymous: closed with 4401 (there is nobody to notify)
+ROOMS_LIST_PATH = "/ws/rooms/"
 SOCKET_PATHS = st.one_of(
     st.builds(
         lambda kind, n: f"/ws/{kind}/{n}/",
@@ -1504,6 +1505,7 @@ def test_any_socket_path_is_refused_or_served_cleanly(live, capsys):
 
     @fuzz_settings(EXAMPLES["paths"])
     @given(path=SOCKET_PATHS)
+    @example(path=ROOMS_LIST_PATH)
     def connect(path):
         stats["frames"] += 1
         try:
@@ -1512,6 +1514,12 @@ def test_any_socket_path_is_refused_or_served_cleanly(live, capsys):
             status = exc.response.status_code
             stats[f"error:http {status}"] += 1
             assert status in (403, 404), f"{path}: HTTP {status}"
+            return
+        if path == ROOMS_LIST_PATH:  # the rooms list's socket (issue 18): open to anyone
+            with sock:
+                sock.send(type="rooms.watch", room_ids=[])
+                assert sock.recv_type("rooms.counts", timeout=10)["rooms"] == []
+            stats["served"] += 1
             return
         with sock:
             code = sock.close_code(timeout=2)
