@@ -15,6 +15,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from .conftest import make_comment, make_hakwon, make_room, make_user
 
+# Fuzzing runs once, on the database production runs (the suite's time budget).
+pytestmark = pytest.mark.postgres
+
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
 
 

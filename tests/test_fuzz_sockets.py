@@ -98,7 +98,7 @@ pytestmark = pytest.mark.postgres
 EXAMPLES = {
     "member": 1000,
     "anonymous": 250,
-    "chat member": 2400,  # issue 15: moderation and reports as well (about 400 frames)
+    "chat member": 1800,  # changes, moderation, reports, gif_id: ~75 s on this machine
     "paths": 100,
     "me member": 400,
     "me anonymous": 60,

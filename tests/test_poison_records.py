@@ -439,11 +439,9 @@ def test_a_chat_record_with_a_garbage_gif_id_is_dead_lettered_and_the_room_goes_
 ):
     room, member = make_room(), make_user()
     topic = topic_name("chat")
-    # with_a_message, but waiting longer for the first message: when this is the session's
-    # first test, the relay may still be joining its consumer group.
-    with live.room_socket(room, member) as sock:
-        send_until_acked(sock, "고칠 글", "target")
-        assert sock.recv_type("chat.message", timeout=30)["seq"] == 1
+    sock, first = with_a_message(live, room, member)
+    with sock:
+        assert first["seq"] == 1
         value = gif_poisons(room, member)[kind]
         source = poison_then_next(foreign, sock, room, value, kind)
     assert_dead_lettered(topic, source, str(room.pk), value)
