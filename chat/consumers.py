@@ -43,6 +43,7 @@ from django.db import DatabaseError
 from redis import RedisError
 
 from zzalu import envelope, metrics
+from zzalu.fanout import fanout
 from zzalu.kafka import KafkaRejected, KafkaUnavailable
 from zzalu.sockets import (
     CLOSE_FORBIDDEN,
@@ -85,24 +86,17 @@ def _after_seq(scope) -> int | None:
 class ChatConsumer(EnvelopeConsumer):
     # Nothing here touches the database outside database_sync_to_async (which cleans up
     # connections itself), so sends and deliveries skip the per-event cleanup.
-    fast_types = frozenset({events.GROUP_FRAMES, events.GROUP_FRAME, "websocket.receive"})
+    fast_types = frozenset({"websocket.receive"})
     route = "rooms"
 
     async def open(self):
         self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
         self.group = events.room_group(self.room_id)
-        # One trip to the database thread: the room, the member's standing, joining it.
-        self.standing = await database_sync_to_async(room_enter)(
-            room_id=self.room_id, user=self.user
-        )
-        if self.standing is None:
-            await self.close_with(CLOSE_NOT_FOUND, "unknown room")
-            return
-        if self.standing.banned:
-            await self.close_with(CLOSE_FORBIDDEN, _banned_reason(self.standing.ban_reason))
-            return
         self.joined = False
+        self.last_seq = 0
+        # Held until the opening catch-up is sent: frames the room gets meanwhile wait their turn.
         self._deliver = asyncio.Lock()
+        self._waiting = 0  # group messages waiting for the lock (they keep their order)
         # None for an anonymous reader: whose socket this is, for the presence list.
         self.user_id = self.user.pk if self.user and self.user.is_authenticated else None
         self._read_wanted = 0  # the highest seq this socket asked to mark read
@@ -113,13 +107,25 @@ class ChatConsumer(EnvelopeConsumer):
         # ack_id -> (client_msg_id, event_id) of this socket's sends and changes not yet
         # acknowledged (see Submitted).
         self._unacked: dict[str, tuple[str, str]] = {}
-        # Join the group before reading the tail, so nothing falls between the two.
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id) or 0
-        requested = _after_seq(self.scope)
-        self.last_seq = tail if requested is None else min(requested, tail)
         async with self._deliver:
+            # Join the room's fan-out before reading the tail, so nothing falls between the two.
+            await fanout().join(self.group, self)
+            self.in_fanout = True
+            # One trip to the database thread: the room and its tail, the member's standing,
+            # joining it.
+            self.standing = await database_sync_to_async(room_enter)(
+                room_id=self.room_id, user=self.user
+            )
+            if self.standing is None:
+                await self.close_with(CLOSE_NOT_FOUND, "unknown room")
+                return
+            if self.standing.banned:
+                await self.close_with(CLOSE_FORBIDDEN, _banned_reason(self.standing.ban_reason))
+                return
+            await self.accept()
+            tail = self.standing.last_seq
+            requested = _after_seq(self.scope)
+            self.last_seq = tail if requested is None else min(requested, tail)
             await self._send_stored(upto_seq=tail)
         try:
             await presence_touch(
@@ -134,10 +140,12 @@ class ChatConsumer(EnvelopeConsumer):
         await super().disconnect(code)  # stops the read-marker writer too: flush what it held
         if getattr(self, "_read_wanted", 0) > getattr(self, "_read_written", 0):
             await self._read_write()
-        if not getattr(self, "joined", False):
-            return
         try:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            if getattr(self, "in_fanout", False):
+                self.in_fanout = False
+                await fanout().leave(self.group, self)
+            if not getattr(self, "joined", False):
+                return
             await presence_leave(
                 room_id=self.room_id, user_id=self.user_id, socket_id=self.channel_name
             )
@@ -271,42 +279,68 @@ class ChatConsumer(EnvelopeConsumer):
         )
         await self.send_envelope(events.ack_frame(client_msg_id=client_msg_id, event_id=event_id))
 
-    async def _moderated(self, notes: list[tuple[int, str]]) -> None:
-        """Actions just delivered: a kick or ban of this socket's member closes it (after they
-        saw it; not the ones a reopening socket replays: a kicked member may come back, and
-        a ban was checked on opening); any other action about them or the whole room reloads
-        their standing."""
+    async def _moderated(self, notes: list[tuple[int, str]]) -> str | None:
+        """Actions on their way to this socket: reload the member's standing when one is about
+        them or the whole room (before the socket shows it: what they send after seeing it
+        meets the new standing). Returns why to close the socket once it has shown them: a kick
+        or ban of its member (not in the actions a reopening socket replays: a kicked member
+        may come back, and a ban was checked on opening)."""
         mine = [kind for user_id, kind in notes if user_id == self.user_id]
+        if not (mine or any(user_id == 0 for user_id, _ in notes)):
+            return None
+        standing = await database_sync_to_async(standing_of)(room_id=self.room_id, user=self.user)
+        self.standing = standing or self.standing  # None: the room is gone
         if self.joined and any(kind in ("kicked", "banned") for kind in mine):
-            standing = await database_sync_to_async(standing_of)(
-                room_id=self.room_id, user=self.user
-            )
             banned = standing is not None and standing.banned
-            reason = _banned_reason(standing.ban_reason) if banned else "kicked"
-            await self.close_with(CLOSE_FORBIDDEN, reason)
-        elif mine or any(user_id == 0 for user_id, _ in notes):
-            standing = await database_sync_to_async(standing_of)(
-                room_id=self.room_id, user=self.user
-            )
-            self.standing = standing or self.standing  # None: the room is gone
+            return _banned_reason(standing.ban_reason) if banned else "kicked"
+        return None
 
-    # --- group -> socket -------------------------------------------------------------------
+    # These run in the process's fan-out, one socket after another: a socket that has to wait
+    # (a gap to fill from the database, a moderation action to act on, its opening catch-up
+    # still on its way) leaves the message to a task of its own, in order, and returns.
 
     async def chat_frames(self, message: dict[str, Any]) -> None:
         seqs = message["seqs"]
-        if not seqs or seqs[-1] <= self.last_seq:
+        if not seqs or self._closing or seqs[-1] <= self.last_seq:
             return
-        async with self._deliver:
-            if seqs[0] > self.last_seq + 1:
-                await self._send_stored(upto_seq=seqs[0] - 1)
-            for seq, ack_id, frame in zip(seqs, message["ack_ids"], message["frames"], strict=True):
-                if seq == self.last_seq + 1:
-                    await self._send_numbered(seq, ack_id, frame)
-            if "affects" in message:
-                await self._moderated([tuple(note) for note in message["affects"].values()])
+        if (
+            self._waiting
+            or self._deliver.locked()
+            or seqs[0] > self.last_seq + 1
+            or ("affects" in message)
+        ):
+            self._waiting += 1
+            self.spawn(self._frames_in_turn(message))
+            return
+        await self._send_frames(message)
+
+    async def _frames_in_turn(self, message: dict[str, Any]) -> None:
+        try:
+            async with self._deliver:
+                if self._closing or message["seqs"][-1] <= self.last_seq:
+                    return
+                if message["seqs"][0] > self.last_seq + 1:
+                    await self._send_stored(upto_seq=message["seqs"][0] - 1)
+                close = None
+                if "affects" in message:
+                    notes = [tuple(note) for note in message["affects"].values()]
+                    close = await self._moderated(notes)
+                await self._send_frames(message)
+                if close is not None:
+                    await self.close_with(CLOSE_FORBIDDEN, close)
+        finally:
+            self._waiting -= 1
+
+    async def _send_frames(self, message: dict[str, Any]) -> None:
+        for seq, ack_id, frame in zip(
+            message["seqs"], message["ack_ids"], message["frames"], strict=True
+        ):
+            if seq == self.last_seq + 1:
+                await self._send_numbered(seq, ack_id, frame)
 
     async def room_frame(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=message["frame"])
+        if self.joined and not self._closing:
+            await self.send(text_data=message["frame"])
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -326,15 +360,15 @@ class ChatConsumer(EnvelopeConsumer):
             )
             if not page:
                 return
+            notes = [entry.affects for entry in page if entry.affects]
+            close = await self._moderated(notes) if notes else None
             for entry in page:
                 await self._send_numbered(
                     entry.seq, entry.ack_id, envelope.encode_text(entry.frame)
                 )
-            notes = [entry.affects for entry in page if entry.affects]
-            if notes:
-                await self._moderated(notes)
-                if self._closing:
-                    return
+            if close is not None:
+                await self.close_with(CLOSE_FORBIDDEN, close)
+                return
 
     async def _send_numbered(self, seq: int, ack_id: str, frame: str) -> None:
         if self._unacked:  # it reached the room, so Kafka has it: the sender's ack goes first
@@ -347,7 +381,7 @@ class ChatConsumer(EnvelopeConsumer):
             room_id=self.room_id, user_id=self.user_id, socket_id=self.channel_name
         )
         # Re-joining is idempotent and survives group expiry or a Redis restart.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await fanout().refresh(asyncio.get_running_loop().time())
         tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id)
         if tail and tail > self.last_seq:
             async with self._deliver:
@@ -362,13 +396,11 @@ class ChatConsumer(EnvelopeConsumer):
                 online = await presence_count(room_id=self.room_id)
             except RedisError:
                 return
-            frame = events.presence_frame(room_id=self.room_id, online=online, change="", who=None)
+            message = events.presence_group_message(room_id=self.room_id, online=online)
             if change == "joined":
-                await self.send_envelope(frame)
+                await self.send(text_data=message["frame"])
             try:
-                await self.channel_layer.group_send(
-                    events.watchers_group(self.room_id), events.frame_group_message(frame)
-                )
+                await self.channel_layer.group_send(events.watchers_group(self.room_id), message)
             except (RedisError, ConnectionError):
                 pass  # the lists' next heartbeat reads the count
             return
@@ -401,7 +433,6 @@ def _watched_ids(value: Any) -> list[int]:
 class RoomsWatchConsumer(EnvelopeConsumer):
     """``/ws/rooms/``: live counts (online, likes) of the rooms a list page shows."""
 
-    fast_types = frozenset({events.GROUP_FRAME})
     route = "rooms-watch"
 
     async def open(self):
@@ -413,9 +444,7 @@ class RoomsWatchConsumer(EnvelopeConsumer):
         await super().disconnect(code)
         try:
             for room_id in getattr(self, "watching", ()):
-                await self.channel_layer.group_discard(
-                    events.watchers_group(room_id), self.channel_name
-                )
+                await fanout().leave(events.watchers_group(room_id), self)
         except (RedisError, ConnectionError):
             pass  # group memberships expire by themselves
 
@@ -424,12 +453,14 @@ class RoomsWatchConsumer(EnvelopeConsumer):
             raise ClientError("unknown_type", f"Unknown type {content['type']!r}.")
         wanted = _watched_ids(content.get("room_ids"))
         for room_id in set(self.watching) - set(wanted):
-            await self.channel_layer.group_discard(
-                events.watchers_group(room_id), self.channel_name
-            )
-        # Join before reading the counts, so no change falls between the two.
-        for room_id in set(wanted) - set(self.watching):
-            await self.channel_layer.group_add(events.watchers_group(room_id), self.channel_name)
+            await fanout().leave(events.watchers_group(room_id), self)
+            self.watching.remove(room_id)
+        # Join before reading the counts, so no change falls between the two. (A join that
+        # fails leaves the socket watching what it joined so far: disconnect leaves those.)
+        for room_id in wanted:
+            if room_id not in self.watching:
+                await fanout().join(events.watchers_group(room_id), self)
+                self.watching.append(room_id)
         self.watching = wanted
         self._sent = {}
         await self._send_counts(answer=True)
@@ -448,11 +479,11 @@ class RoomsWatchConsumer(EnvelopeConsumer):
             await self.send_envelope(events.counts_frame(changed))
 
     async def room_frame(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=message["frame"])
+        if not self._closing:
+            await self.send(text_data=message["frame"])
 
     async def heartbeat(self) -> None:
         # Re-joining is idempotent and survives group expiry or a Redis restart.
-        for room_id in self.watching:
-            await self.channel_layer.group_add(events.watchers_group(room_id), self.channel_name)
+        await fanout().refresh(asyncio.get_running_loop().time())
         if self.watching:
             await self._send_counts()

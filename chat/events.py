@@ -13,9 +13,11 @@ The socket frames of the first four carry the record's fields plus the room's ``
 sequence per room for messages and changes alike); ``chat.message`` frames show the message
 as it is now, and ``chat.reaction`` frames the emoji's ``count`` after the change.
 
-Group messages (channel layer -> ChatConsumer), already encoded once by the relay:
+Group messages (channel layer -> each web process's fan-out -> ChatConsumer), already encoded
+once by the relay:
   ``chat.frames``   {"room_id", "seqs", "ack_ids", "frames": [text, ...]} numbered frames
-  ``room.frame``    {"frame": text} anything else for every socket in the room
+  ``room.frame``    {"frame": text} anything else for every socket in the room; presence
+                    also carries ``coalesce`` (zzalu.fanout: at most one a second per room)
 
 Two frames never touch Kafka or the log: ``room.typing`` and ``room.likes`` (a room's like
 count after a like or unlike committed), sent through the channel layer by the web process.
@@ -272,3 +274,20 @@ def frames_group_message(*, room_id: int, entries: list[Numbered]) -> dict[str, 
 
 def frame_group_message(frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": GROUP_FRAME, "frame": envelope.encode_text(frame)}
+
+
+def presence_group_message(
+    *, room_id: int, online: int, change: str | None = None, who: dict | None = None
+) -> dict[str, Any]:
+    """A room's presence for its sockets, coalesced by each web process's fan-out (at most one
+    a second per room; zzalu.fanout): the count naming who came or went, and the count alone
+    for when several changes were folded into one frame."""
+    count_only = envelope.encode_text(
+        presence_frame(room_id=room_id, online=online, change="", who=None)
+    )
+    message = {"type": GROUP_FRAME, "frame": count_only, "coalesce": count_only}
+    if who:
+        message["frame"] = envelope.encode_text(
+            presence_frame(room_id=room_id, online=online, change=change, who=who)
+        )
+    return message

@@ -237,6 +237,7 @@ class Standing:
     banned: bool = False
     ban_reason: str = ""
     slow_mode_seconds: int = 0
+    last_seq: int = 0  # the room's newest seq when this was read (a socket's opening tail)
     loaded_at: datetime = field(default_factory=timezone.now)
 
     def refusal(self, *, sending: bool) -> ServiceError | None:
@@ -250,11 +251,17 @@ class Standing:
 
 def standing_of(*, room_id: int, user) -> Standing | None:
     """None when there is no such room."""
-    room = ChatRoom.objects.filter(pk=room_id).values("owner_id", "slow_mode_seconds").first()
+    room = (
+        ChatRoom.objects.filter(pk=room_id)
+        .values("owner_id", "slow_mode_seconds", "last_seq")
+        .first()
+    )
     if room is None:
         return None
     if not (user and user.is_authenticated):
-        return Standing(user_id=None, slow_mode_seconds=room["slow_mode_seconds"])
+        return Standing(
+            user_id=None, slow_mode_seconds=room["slow_mode_seconds"], last_seq=room["last_seq"]
+        )
     member = RoomMember.objects.filter(room_id=room_id, user=user).first()
     return Standing(
         user_id=user.pk,
@@ -265,6 +272,7 @@ def standing_of(*, room_id: int, user) -> Standing | None:
         banned=bool(member and member.banned_at),
         ban_reason=member.ban_reason if member else "",
         slow_mode_seconds=room["slow_mode_seconds"],
+        last_seq=room["last_seq"],
     )
 
 

@@ -140,10 +140,10 @@ def handle_batch(records: list, *, announce) -> int:
 
 
 def _presence_messages(changes: dict[int, list[dict[str, Any]]]):
-    """One frame per room per batch: the current count, naming the change when there was one
-    (and the count alone for the rooms lists that show the room).
-
-    A crowd joining at once would otherwise cost (sockets x joins) deliveries.
+    """One message per room per batch: the current count, naming the change when there was one
+    (and the count alone for the rooms lists that show the room). The web processes' fan-out
+    coalesces them further, to one frame a second per room: a crowd joining at once would
+    otherwise cost (sockets x joins) deliveries.
     """
     if not changes:
         return []
@@ -155,13 +155,12 @@ def _presence_messages(changes: dict[int, list[dict[str, Any]]]):
             event = room_changes[0]
             change = "joined" if "joined" in event else "left"
             who = event.get(change)
-        frame = events.presence_frame(
-            room_id=room_id, online=counts[room_id], change=change, who=who
+        online = counts[room_id]
+        message = events.presence_group_message(
+            room_id=room_id, online=online, change=change, who=who
         )
-        out.append((events.room_group(room_id), events.frame_group_message(frame)))
+        out.append((events.room_group(room_id), message))
         # The rooms lists showing the room: the count only (who came is the room's news).
-        count_only = events.presence_frame(
-            room_id=room_id, online=counts[room_id], change="", who=None
-        )
-        out.append((events.watchers_group(room_id), events.frame_group_message(count_only)))
+        count_only = events.presence_group_message(room_id=room_id, online=online)
+        out.append((events.watchers_group(room_id), count_only))
     return out

@@ -121,6 +121,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
             self.spawn(self._close_when_token_expires())
 
     async def disconnect(self, code):
+        self._closing = True  # what is still on its way to this socket stops here
         for task in getattr(self, "_tasks", ()):
             task.cancel()
         if getattr(self, "_counted", False):

@@ -1,0 +1,168 @@
+"""Process-local fan-out: one channel-layer subscription per group per web process.
+
+Channels' own way gives every socket its channel and its place in the group: a group message is
+queued once per socket and each socket's consumer loop takes it out and dispatches it, so a
+room of 2,000 sockets costs 2,000 queue hand-offs and consumer dispatches per frame. Here the
+process joins each group once, on a channel of its own, and hands every message straight to the
+sockets of this process that joined the group (the message's handler, called in turn): the
+frames are encoded once by the relay, and a delivery is the handler's own work.
+
+Messages that say so (``"coalesce"``: presence counts) reach the sockets at most once per
+COALESCE_SECONDS per group: one that comes sooner waits for the end of the interval, and a newer
+one replaces it; the one delivered after replacing others carries its ``coalesce`` text instead
+of its ``frame`` (a count, without naming one of the many who came). A crowd joining a room
+then costs each socket one frame a second, not one per join.
+
+A member is any object with async handlers named after the group message types
+(``chat.frames`` -> ``chat_frames``). Handlers run one after another in join order, so they
+must not wait on anything but the socket's own send (a gap fill or a database trip goes to a
+task of the socket's own). A handler that raises is logged and skipped; the others still get
+the message.
+
+The layer's group memberships expire (channels_redis keeps them ``group_expiry``) and a Redis
+restart forgets them: ``refresh`` re-joins every group of the process; the sockets' heartbeats
+call it at most once per ``REFRESH_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 10.0
+COALESCE_SECONDS = 1.0
+
+
+class _Group:
+    def __init__(self, name: str):
+        self.name = name
+        self.members: dict[Any, None] = {}  # insertion-ordered set
+        self.channel: str | None = None
+        self.reader: asyncio.Task | None = None
+        self.ready = asyncio.Event()  # set once the layer holds the subscription
+        self.next_coalesced = 0.0  # loop time from which a coalesced message goes at once
+        self.held: dict[str, Any] | None = None  # the coalesced message waiting for its turn
+
+
+class Fanout:
+    def __init__(self, layer=None):
+        self._layer = layer
+        self.groups: dict[str, _Group] = {}
+        self._refreshed = 0.0
+        self._releasing: set[asyncio.Task] = set()
+
+    @property
+    def layer(self):
+        if self._layer is None:
+            self._layer = get_channel_layer()
+        return self._layer
+
+    async def join(self, name: str, member: Any) -> None:
+        """Add ``member`` to the group; once this returns, it gets every later message.
+        Raises what the layer raises (Redis down) with ``member`` left out."""
+        group = self.groups.get(name)
+        if group is None:
+            group = self.groups[name] = _Group(name)
+            group.members[member] = None
+            try:
+                group.channel = await self.layer.new_channel(prefix="fanout.")
+                await self.layer.group_add(name, group.channel)
+            except BaseException:
+                self._forget(group)
+                raise
+            group.reader = asyncio.ensure_future(self._read(group))
+            group.ready.set()
+            return
+        group.members[member] = None
+        await group.ready.wait()  # the first member's join is still on its way
+
+    async def leave(self, name: str, member: Any) -> None:
+        group = self.groups.get(name)
+        if group is None or group.members.pop(member, 0) == 0:
+            return
+        if not group.members and group.ready.is_set():
+            self._forget(group)
+            await self.layer.group_discard(name, group.channel)
+
+    def members(self, name: str) -> list[Any]:
+        group = self.groups.get(name)
+        return list(group.members) if group is not None else []
+
+    async def refresh(self, now: float) -> None:
+        """Re-join every group of this process (idempotent); at most every REFRESH_SECONDS."""
+        if now - self._refreshed < REFRESH_SECONDS:
+            return
+        self._refreshed = now
+        for group in list(self.groups.values()):
+            if group.ready.is_set():
+                await self.layer.group_add(group.name, group.channel)
+
+    def _forget(self, group: _Group) -> None:
+        if self.groups.get(group.name) is group:
+            del self.groups[group.name]
+        if group.reader is not None:
+            group.reader.cancel()
+
+    async def _read(self, group: _Group) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(group.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: the layer reconnects; the heartbeats re-join
+                logger.warning("fan-out of %s: receive failed", group.name, exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            if "coalesce" in message:
+                message = self._coalesced(group, message)
+                if message is None:
+                    continue
+            await self._deliver(group, message)
+
+    async def _deliver(self, group: _Group, message: dict[str, Any]) -> None:
+        handler = message["type"].replace(".", "_")
+        for member in list(group.members):
+            try:
+                await getattr(member, handler)(message)
+            except Exception:
+                logger.exception("fan-out of %s: a socket's %s failed", group.name, handler)
+
+    def _coalesced(self, group: _Group, message: dict[str, Any]) -> dict[str, Any] | None:
+        """The message to deliver now, or None: it is held (replacing one held before) until
+        the group's interval ends."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if group.held is None and now >= group.next_coalesced:
+            group.next_coalesced = now + COALESCE_SECONDS
+            return message
+        if group.held is None:
+            loop.call_later(group.next_coalesced - now, self._release, group)
+            group.held = message
+        else:
+            group.held = {**message, "frame": message["coalesce"]}
+        return None
+
+    def _release(self, group: _Group) -> None:
+        message, group.held = group.held, None
+        if message is not None and self.groups.get(group.name) is group:
+            group.next_coalesced = asyncio.get_running_loop().time() + COALESCE_SECONDS
+            task = asyncio.ensure_future(self._deliver(group, message))
+            self._releasing.add(task)  # held until done (the loop keeps only weak references)
+            task.add_done_callback(self._releasing.discard)
+
+
+_fanouts: dict[asyncio.AbstractEventLoop, Fanout] = {}
+
+
+def fanout() -> Fanout:
+    """This process's fan-out (one per event loop: the layer's connections belong to it)."""
+    loop = asyncio.get_running_loop()
+    hub = _fanouts.get(loop)
+    if hub is None:
+        hub = _fanouts[loop] = Fanout()
+    return hub
