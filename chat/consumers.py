@@ -94,6 +94,7 @@ class ChatConsumer(EnvelopeConsumer):
         self.group = events.room_group(self.room_id)
         self.joined = False
         self.last_seq = 0
+        self._beat_tail = 0  # the room's tail at the last heartbeat
         # Held until the opening catch-up is sent: frames the room gets meanwhile wait their turn.
         self._deliver = asyncio.Lock()
         self._waiting = 0  # group messages waiting for the lock (they keep their order)
@@ -382,10 +383,14 @@ class ChatConsumer(EnvelopeConsumer):
         )
         # Re-joining is idempotent and survives group expiry or a Redis restart.
         await fanout().refresh(asyncio.get_running_loop().time())
-        tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id)
-        if tail and tail > self.last_seq:
+        tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id) or 0
+        # Fill up to the tail the previous beat saw, not this one: in a busy room the newest
+        # are usually still on their way, and reading them here would cost a page of the log
+        # per socket per beat for frames that arrive anyway.
+        behind, self._beat_tail = self._beat_tail, tail
+        if behind > self.last_seq:
             async with self._deliver:
-                await self._send_stored(upto_seq=tail)
+                await self._send_stored(upto_seq=behind)
 
     async def _announce(self, change: str) -> None:
         # Members are announced to the room through Kafka. An anonymous reader costs no Kafka
