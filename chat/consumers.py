@@ -296,9 +296,10 @@ class ChatConsumer(EnvelopeConsumer):
             return _banned_reason(standing.ban_reason) if banned else "kicked"
         return None
 
-    # These run in the process's fan-out, one socket after another: a socket that has to wait
-    # (a gap to fill from the database, a moderation action to act on, its opening catch-up
-    # still on its way) leaves the message to a task of its own, in order, and returns.
+    # These run in the process's fan-out, one socket after another (zzalu.fanout): a socket
+    # with a gap to fill from the database, a moderation action to act on, its opening
+    # catch-up or an earlier delivery still on its way leaves the message to a task of its
+    # own, in order, and returns.
 
     async def chat_frames(self, message: dict[str, Any]) -> None:
         seqs = message["seqs"]
@@ -313,7 +314,8 @@ class ChatConsumer(EnvelopeConsumer):
             self._waiting += 1
             self.spawn(self._frames_in_turn(message))
             return
-        await self._send_frames(message)
+        async with self._deliver:  # free: taken without waiting; held if the send has to wait
+            await self._send_frames(message)
 
     async def _frames_in_turn(self, message: dict[str, Any]) -> None:
         try:

@@ -14,10 +14,11 @@ of its ``frame`` (a count, without naming one of the many who came). A crowd joi
 then costs each socket one frame a second, not one per join.
 
 A member is any object with async handlers named after the group message types
-(``chat.frames`` -> ``chat_frames``). Handlers run one after another in join order, so they
-must not wait on anything but the socket's own send (a gap fill or a database trip goes to a
-task of the socket's own). A handler that raises is logged and skipped; the others still get
-the message.
+(``chat.frames`` -> ``chat_frames``). Each handler runs at once, in join order, until it first
+has to wait: usually it never does (a socket's send writes to its transport and returns) and no
+task is made for it; one that waits (a socket whose client stopped reading, a database trip)
+goes on in a task of its own, so no socket holds up the others. A handler that raises is logged
+and skipped.
 
 The layer's group memberships expire (channels_redis keeps them ``group_expiry``) and a Redis
 restart forgets them: ``refresh`` re-joins every group of the process; the sockets' heartbeats
@@ -54,7 +55,9 @@ class Fanout:
         self._layer = layer
         self.groups: dict[str, _Group] = {}
         self._refreshed = 0.0
-        self._releasing: set[asyncio.Task] = set()
+        # Tasks of deliveries that had to wait: held until done (the loop keeps only weak
+        # references to tasks).
+        self._waiting_tasks: set[asyncio.Task] = set()
 
     @property
     def layer(self):
@@ -122,15 +125,47 @@ class Fanout:
                 message = self._coalesced(group, message)
                 if message is None:
                     continue
-            await self._deliver(group, message)
+            self._deliver(group, message)
 
-    async def _deliver(self, group: _Group, message: dict[str, Any]) -> None:
+    def _deliver(self, group: _Group, message: dict[str, Any]) -> None:
         handler = message["type"].replace(".", "_")
         for member in list(group.members):
-            try:
-                await getattr(member, handler)(message)
-            except Exception:
-                logger.exception("fan-out of %s: a socket's %s failed", group.name, handler)
+            self._run_eagerly(getattr(member, handler)(message), group.name)
+
+    def _run_eagerly(self, coro, name: str) -> None:
+        """Run ``coro`` now up to its first wait; if it waits, the rest runs in a task (what
+        Python 3.12's eager tasks do, without the cost of a task for the ones that never
+        wait)."""
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            logger.exception("fan-out of %s: a socket's handler failed", name)
+            return
+        task = asyncio.ensure_future(self._resume(coro, waiting_on, name))
+        self._waiting_tasks.add(task)
+        task.add_done_callback(self._waiting_tasks.discard)
+
+    @staticmethod
+    async def _resume(coro, waiting_on, name: str) -> None:
+        """Drive a coroutine that stopped on ``waiting_on`` (a future, or None for a bare
+        yield) to its end, as a task would."""
+        try:
+            while True:
+                if waiting_on is None:
+                    await asyncio.sleep(0)
+                else:
+                    waiting_on._asyncio_future_blocking = False
+                    await asyncio.wait((waiting_on,))
+                waiting_on = coro.send(None)
+        except StopIteration:
+            pass
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        except Exception:
+            logger.exception("fan-out of %s: a socket's handler failed", name)
 
     def _coalesced(self, group: _Group, message: dict[str, Any]) -> dict[str, Any] | None:
         """The message to deliver now, or None: it is held (replacing one held before) until
@@ -151,9 +186,7 @@ class Fanout:
         message, group.held = group.held, None
         if message is not None and self.groups.get(group.name) is group:
             group.next_coalesced = asyncio.get_running_loop().time() + COALESCE_SECONDS
-            task = asyncio.ensure_future(self._deliver(group, message))
-            self._releasing.add(task)  # held until done (the loop keeps only weak references)
-            task.add_done_callback(self._releasing.discard)
+            self._deliver(group, message)
 
 
 _fanouts: dict[asyncio.AbstractEventLoop, Fanout] = {}

@@ -1,0 +1,111 @@
+"""zzalu.fanout on its own: one subscription per group per process, every member served in
+turn, a member that waits or fails holds up nobody, presence coalesced.
+
+Pure logic, so the channel layer here is a stand-in (the real one is under every socket test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from zzalu import fanout as fanout_module
+from zzalu.fanout import Fanout
+
+
+class Layer:
+    """A channel layer's group calls, in memory."""
+
+    def __init__(self):
+        self.queues: dict[str, asyncio.Queue] = {}
+        self.groups: dict[str, set[str]] = defaultdict(set)
+        self.adds = 0
+
+    async def new_channel(self, prefix=""):
+        name = f"{prefix}{len(self.queues)}"
+        self.queues[name] = asyncio.Queue()
+        return name
+
+    async def group_add(self, group, channel):
+        self.adds += 1
+        self.groups[group].add(channel)
+
+    async def group_discard(self, group, channel):
+        self.groups[group].discard(channel)
+
+    async def receive(self, channel):
+        return await self.queues[channel].get()
+
+    async def group_send(self, group, message):
+        for channel in self.groups[group]:
+            self.queues[channel].put_nowait(message)
+
+
+class Socket:
+    def __init__(self, *, stuck: asyncio.Event | None = None, fails: bool = False):
+        self.got: list[str] = []
+        self.stuck, self.fails = stuck, fails
+
+    async def room_frame(self, message):
+        if self.fails:
+            raise RuntimeError("this socket's handler is broken")
+        if self.stuck is not None:
+            await self.stuck.wait()  # a client that stopped reading
+        self.got.append(message["frame"])
+
+
+async def settle():
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_one_subscription_per_group_and_every_member_in_turn():
+    async def scenario():
+        layer = Layer()
+        hub = Fanout(layer)
+        stuck = asyncio.Event()
+        slow, broken = Socket(stuck=stuck), Socket(fails=True)
+        sockets = [Socket(), slow, broken, Socket()]
+        for socket in sockets:
+            await hub.join("room.1", socket)
+        assert layer.adds == 1 and len(layer.groups["room.1"]) == 1
+        for n in range(3):
+            await layer.group_send("room.1", {"type": "room.frame", "frame": f"f{n}"})
+        await settle()
+        # The stuck socket and the broken one held up nobody.
+        assert sockets[0].got == sockets[3].got == ["f0", "f1", "f2"]
+        assert slow.got == []
+        stuck.set()
+        await settle()
+        assert sorted(slow.got) == ["f0", "f1", "f2"]
+        for socket in sockets:
+            await hub.leave("room.1", socket)
+        assert layer.groups["room.1"] == set() and hub.groups == {}
+
+    asyncio.run(scenario())
+
+
+def test_presence_is_coalesced_to_one_frame_per_interval(monkeypatch):
+    monkeypatch.setattr(fanout_module, "COALESCE_SECONDS", 0.2)
+
+    async def scenario():
+        layer = Layer()
+        hub = Fanout(layer)
+        socket = Socket()
+        await hub.join("room.1", socket)
+        for n in range(1, 6):  # five joins at once
+            await layer.group_send(
+                "room.1", {"type": "room.frame", "frame": f"who{n}", "coalesce": f"count{n}"}
+            )
+        await settle()
+        assert socket.got == ["who1"]  # the first goes at once
+        await asyncio.sleep(0.3)
+        assert socket.got == ["who1", "count5"]  # then the newest count, naming nobody
+        await layer.group_send("room.1", {"type": "room.frame", "frame": "who6", "coalesce": "c6"})
+        await asyncio.sleep(0.3)
+        assert socket.got == ["who1", "count5", "who6"]  # one alone keeps its name
+        await layer.group_send("room.1", {"type": "room.frame", "frame": "plain"})
+        await settle()
+        assert socket.got[-1] == "plain"  # the rest are never held
+
+    asyncio.run(scenario())
