@@ -1,4 +1,4 @@
-"""Printing the figures, the kafka/direct ratios and the plots of a benchmark run."""
+"""Printing the figures, the kafka/direct ratios, the big room and join storm, and the plots."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 SERVER_SIDE = ("web", "relay", "redis", "kafka")
 COLUMNS = (
-    f"{'scn':<3} {'arm':<6} {'rd':>2} {'rate':>6} {'sent':>6} {'deliv':>7} {'expect':>7} "
+    f"{'scn':<5} {'arm':<6} {'wp':>2} {'rd':>2} {'rate':>6} {'sent':>6} {'deliv':>7} {'expect':>7} "
     f"{'lost':>6} {'dup':>4} {'deliv/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  "
     f"cpu-s/1k deliveries: {'web':>5} {'relay':>5} {'redis':>5} {'kafka':>5} {'lgen':>5} "
     f"{'other':>5}  ok"
@@ -53,10 +53,13 @@ def print_row(r: dict) -> None:
     note = "yes" if r["passed"] else "NO"
     errors = f" errors={r['errors']}" if r["errors"] else ""
     late = f" late={r['late_receipts']}" if r.get("late_receipts") else ""
+    if r.get("presence_frames") and r["scenario"] != "storm":
+        late += f" room.presence={r['presence_frames']}"
     if r.get("disturbed"):
         late += f" DISTURBED ({r['disturbed']})"
     print(
-        f"{r['scenario']:<3} {r['arm']:<6} {r['round'] + 1:>2} {r['rate']:>6g} {r['sent']:>6} "
+        f"{r['scenario']:<5} {r['arm']:<6} {r.get('web_procs', 1):>2} {r['round'] + 1:>2} "
+        f"{r['rate']:>6g} {r['sent']:>6} "
         f"{r['delivered']:>7} {r['expected']:>7} {lost:>6} {r['duplicated']:>4} "
         f"{r['deliveries_per_s']:>8.0f} {_f(r['p50_ms'], 7)} {_f(r['p95_ms'], 7)} "
         f"{_f(r['p99_ms'], 7)} {_f(r['max_ms'], 7)}  {'':>21}"
@@ -65,6 +68,16 @@ def print_row(r: dict) -> None:
         f"  {note}{errors}{late}",
         flush=True,
     )
+    if "storm" in r:
+        s = r["storm"]
+        print(
+            f"      storm: {s['connected']}/{s['sockets']} joined ({s['failed']} failed), the last "
+            f"accepted {s['connect_span_s']} s after the first join (handshake p50 "
+            f"{s['handshake_p50_ms']} / p99 {s['handshake_p99_ms']} ms); room.presence: "
+            f"{r['presence_frames']} frames, at most {r['presence_max_1s']} to one socket in "
+            f"one second; {r['before_join']} chat frames sent before their socket joined",
+            flush=True,
+        )
 
 
 def app_cpu_per_1k(r: dict) -> float:
@@ -107,6 +120,8 @@ def summarize(results: list[dict]) -> dict:
     out: dict = {}
     configs = defaultdict(list)
     for r in results:
+        if r["scenario"] not in ("a", "b"):
+            continue  # (big and storm: big_room and join_storm)
         key = (r["scenario"], r["server"], r["layer"], r["sockets_per_room"], r["n_rooms"])
         configs[key].append(r)
     for (scenario, server, layer, spr, n_rooms), rows in configs.items():
@@ -190,8 +205,73 @@ def summarize(results: list[dict]) -> dict:
     return out
 
 
+def _config(r: dict) -> str:
+    return f"{r['server']}+{r['layer']} {r['arm']:<6} x{r.get('web_procs', 1)}"
+
+
+def big_room(results: list[dict]) -> dict:
+    """Per server, layer, arm and web processes: the big room's figures over rounds."""
+    out = defaultdict(list)
+    for r in results:
+        if r["scenario"] == "big":
+            out[f"{_config(r)} 1x{r['sockets_per_room']} {r['rate']:g}/s"].append(r)
+    return {
+        name: {
+            "web_cpu_per_1k": [r["cpu_per_1k"].get("web") for r in rows],
+            "server_cpu_per_1k": [round(server_cpu_per_1k(r), 4) for r in rows],
+            "p99_ms": [r["p99_ms"] for r in rows],
+            "lost": [r["lost"] for r in rows],
+            "deliveries_per_s": [r["deliveries_per_s"] for r in rows],
+        }
+        for name, rows in out.items()
+    }
+
+
+def join_storm(results: list[dict]) -> dict:
+    out = defaultdict(list)
+    for r in results:
+        if r["scenario"] == "storm":
+            out[_config(r)].append(r)
+    return {
+        name: {
+            "joined": [f"{r['storm']['connected']}/{r['storm']['sockets']}" for r in rows],
+            "last_accepted_s": [r["storm"]["connect_span_s"] for r in rows],
+            "lost": [r["lost"] for r in rows],
+            "p99_ms": [r["p99_ms"] for r in rows],
+            "presence_max_per_socket_s": [r["presence_max_1s"] for r in rows],
+            "presence_frames": [r["presence_frames"] for r in rows],
+            "web_cpu_s": [r["cpu_s"].get("web") for r in rows],
+        }
+        for name, rows in out.items()
+    }
+
+
 def print_summary(results: list[dict], args) -> dict:
     summary = summarize(results)
+    big, storm = big_room(results), join_storm(results)
+    if big:
+        print("\n== big room (target: web CPU-s per 1k deliveries <= 0.06, 0 lost, p99 < 250 ms)")
+        for name, e in big.items():
+            print(
+                f"   {name}: web CPU/1k {_span(e['web_cpu_per_1k'], 3)}, "
+                f"p99 {_span(e['p99_ms'], 1)} ms, lost {e['lost']}, "
+                f"deliveries/s {_span(e['deliveries_per_s'], 0)}"
+            )
+    if storm:
+        print(
+            f"\n== join storm (targets: all accepted within {args.storm_connect_limit:g} s, "
+            f"0 lost, chat p99 < {args.storm_p99_limit:g} ms, <= 1 room.presence per socket-second)"
+        )
+        for name, e in storm.items():
+            print(
+                f"   {name}: joined {e['joined']}, the last accepted after "
+                f"{e['last_accepted_s']} s; "
+                f"lost {e['lost']}; chat p99 {e['p99_ms']} ms; room.presence at most "
+                f"{e['presence_max_per_socket_s']} per socket-second, {e['presence_frames']} "
+                f"frames in all; web CPU-s {e['web_cpu_s']}"
+            )
+    if not summary:
+        return {"big_room": big, "join_storm": storm}
     print("\n== kafka/direct ratios (mean, min - max over rounds)")
     for name, e in summary.items():
         print(f"\n-- {name}")
@@ -228,7 +308,7 @@ def print_summary(results: list[dict], args) -> dict:
                 f"p99 {_span([r['p99_ms'] for r in rs], 1)} ms, "
                 f"lost {[r['lost'] for r in rs]}"
             )
-    return summary
+    return {**summary, "big_room": big, "join_storm": storm}
 
 
 def plots(results: list[dict], out: Path) -> None:
@@ -246,11 +326,15 @@ def _plots(results: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    style = {"kafka": "-", "direct": "--"}
+    style = {"kafka": "-", "direct": "--", "floor": "-."}
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
+    _big_plot(results, out, plt)
+    _storm_plot(results, out, plt)
     groups = defaultdict(list)
     for r in results:
+        if r["scenario"] == "storm":
+            continue
         key = (r["scenario"], r["server"], r["layer"], r["n_rooms"], r["sockets_per_room"])
         groups[key].append(r)
     keys = sorted(groups)
@@ -267,7 +351,7 @@ def _plots(results: list[dict], out: Path) -> None:
         rows = groups[key]
         rates = sorted({r["rate"] for r in rows})
         for i, rate in enumerate(rates):
-            for arm in ("kafka", "direct"):
+            for arm in style:
                 cdfs = [
                     r["latency_cdf_ms"]
                     for r in rows
@@ -302,7 +386,7 @@ def _plots(results: list[dict], out: Path) -> None:
     fig, axes = plt.subplots(len(metrics), len(keys), figsize=(5 * len(keys), 10), squeeze=False)
     for col, key in enumerate(keys):
         rows = groups[key]
-        for arm in ("kafka", "direct"):
+        for arm in style:
             rates = sorted({r["rate"] for r in rows if r["arm"] == arm})
             for row, (_, get, _) in enumerate(metrics):
                 mean, lo, hi = [], [], []
@@ -350,7 +434,7 @@ def _plots(results: list[dict], out: Path) -> None:
             rows = [r for r in fan if (r["server"], r["layer"]) == (server, layer)]
             targets = sorted({round(r["rate"] * r["sockets_per_room"]) for r in rows})
             for i, target in enumerate(targets):
-                for arm in ("kafka", "direct"):
+                for arm in style:
                     sizes = sorted({r["sockets_per_room"] for r in rows})
                     ys = []
                     for n in sizes:
@@ -372,6 +456,65 @@ def _plots(results: list[dict], out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / "fanout.png", dpi=90)
         plt.close(fig)
+
+
+def _big_plot(results: list[dict], out: Path, plt) -> None:
+    """big.png: web CPU-s per 1,000 deliveries per arm (rounds' mean, min-max), p99 and loss."""
+    big = big_room(results)
+    if not big:
+        return
+    names = list(big)
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 4.5))
+    for i, name in enumerate(names):
+        e = big[name]
+        v = [x for x in e["web_cpu_per_1k"] if x is not None]
+        mean = sum(v) / len(v)
+        ax.bar(i, mean, yerr=[[mean - min(v)], [max(v) - mean]], capsize=4, color=f"C{i}")
+        p99 = max((x for x in e["p99_ms"] if x is not None), default=None)
+        note = f"p99 {p99:.0f} ms" if p99 is not None else "no receipts"
+        ax.annotate(f"{note}\nlost {max(e['lost'])}", (i, mean), ha="center", va="bottom",
+                    fontsize=8, xytext=(0, 4), textcoords="offset points")  # fmt: skip
+    ax.axhline(0.06, color="grey", lw=0.8, ls=":", label="target 0.06")
+    ax.set_xticks(range(len(names)), [n.replace(" 1x", "\n1x") for n in names], fontsize=7)
+    ax.set_ylabel("web CPU-s per 1,000 deliveries")
+    ax.set_title("big room: one room, every socket receives every message", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "big.png", dpi=90)
+    plt.close(fig)
+
+
+def _storm_plot(results: list[dict], out: Path, plt) -> None:
+    """storm.png: per arm, sockets accepted per second and room.presence frames per second
+    (all sockets), against the line of one frame per open socket per second (the target)."""
+    rows = [r for r in results if r["scenario"] == "storm"]
+    if not rows:
+        return
+    fig, axes = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    for i, r in enumerate(rows):
+        s = r["storm"]
+        label = f"{_config(r)} round {r['round'] + 1}"
+        t = list(range(len(s["accepted_per_s"])))
+        axes[0].step(t, s["accepted_per_s"], where="post", color=f"C{i}", label=label)
+        presence = [max(x, 0.5) for x in s["presence_per_s"]]
+        axes[1].step(t, presence, where="post", color=f"C{i}", label=label)
+        open_sockets, total = [], r["sockets_per_room"] - s["sockets"]
+        for n in s["accepted_per_s"]:
+            total += n
+            open_sockets.append(total)
+        axes[1].plot(t, open_sockets, ":", color=f"C{i}", lw=0.8, label=f"{label}: open sockets")
+    axes[0].set_ylabel("sockets accepted per second")
+    axes[0].set_title("join storm (from the first join)", fontsize=10)
+    axes[1].set_ylabel("room.presence frames per second\n(all sockets)")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("seconds since the first join")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "storm.png", dpi=90)
+    plt.close(fig)
 
 
 def write_summary(results: list[dict], args, out: Path) -> dict:

@@ -1,9 +1,10 @@
 """The real stack for the benchmark: its own database, topics and Redis namespace, real processes.
 
 Kafka and Redis are the ones ``ops/services.py`` runs (reused, started only if unreachable; never
-stopped). The web server (the Procfile's Daphne, or Uvicorn) and the relay (the
-Procfile's) are started here with the benchmark's environment, exactly as they run in production,
-and stopped at the end. Nothing of a benchmark run is left behind in Kafka or Redis.
+stopped). The web server (the Procfile's Daphne, or Uvicorn; one process or several sharing a
+port) and the relay (the Procfile's) are started here with the benchmark's environment, exactly
+as they run in production, and stopped at the end; so is the floor arm's raw broadcast server
+(bench/floor.py). Nothing of a benchmark run is left behind in Kafka or Redis.
 """
 
 from __future__ import annotations
@@ -85,80 +86,207 @@ def service_pid(name: str) -> int | None:
     return pid if psutil.pid_exists(pid) else None
 
 
-def web_argv(server: str, port: int) -> list[str]:
-    """The Procfile's web process, or Uvicorn (measured beside it: docs/decisions/0005)."""
+def web_argv(server: str, port: int, fd: int | None = None) -> list[str]:
+    """The Procfile's web process, or Uvicorn (measured beside it: docs/decisions/0005); on
+    a listening socket handed down as ``fd`` instead of its own port when one is given."""
     if server == "daphne":
-        return procfile.argv("web", env={"PORT": str(port)})
+        argv = procfile.argv("web", env={"PORT": str(port)})
+        if fd is None:
+            return argv
+        bind = {i for i, word in enumerate(argv) if word in ("-b", "-p")}
+        argv = [w for i, w in enumerate(argv) if i not in bind and i - 1 not in bind]
+        return [*argv[:-1], "--fd", str(fd), argv[-1]]
     if server == "uvicorn":
         # Its own access log off: the app writes one without query strings (zzalu.logs.AccessLog).
-        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--log-level", "warning", "zzalu.asgi:application"]  # fmt: skip
+        where = ["--host", "127.0.0.1", "--port", str(port)] if fd is None else ["--fd", str(fd)]
+        return [sys.executable, "-m", "uvicorn", *where, "--no-access-log",
+                "--log-level", "warning", "zzalu.asgi:application"]  # fmt: skip
     raise ValueError(f"unknown server {server!r}")
 
 
-class AppStack:
-    """One web server process and one relay process on the run's database and namespace."""
+def listening_socket(port: int = 0, *, reuseport: bool = False) -> socket.socket:
+    """A listening socket to hand to server processes (``pass_fds``): loopback, backlog 2048,
+    TCP_NODELAY (accepted sockets inherit it on Linux, whatever the server does)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuseport:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    return sock
 
-    def __init__(self, *, server: str, layer: str, env: dict[str, str], log_dir: Path, tag: str):
-        self.server, self.layer = server, layer
-        self.port = free_port()
+
+def polls(pid: int, sock: socket.socket) -> bool:
+    """Whether process ``pid`` waits on ``sock`` in an epoll set (it is accepting on it)."""
+    inode = f"socket:[{os.fstat(sock.fileno()).st_ino}]"
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            lines = info.read_text().splitlines()
+            targets = [line.split()[1] for line in lines if line.startswith("tfd:")]
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == inode for fd in targets):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+class FdProcess(Process):
+    """A Process that inherits listening sockets (their fds, for ``--fd``)."""
+
+    def __init__(self, *args, fds: tuple[int, ...] = ()):
+        super().__init__(*args)
+        self.fds = fds
+
+    def start(self) -> FdProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=self.fds,
+            )
+        return self
+
+
+class AppStack:
+    """The web server process(es), the relay and, for the floor arm, the raw broadcast server.
+
+    One web process serves on its own port exactly as the Procfile says. Several
+    (``web_procs`` > 1) share one port the server-agnostic way: the bench binds the
+    listening socket and every process accepts on it (``--fd``, ``share="fd"``), or each
+    gets its own SO_REUSEPORT socket on that port (``share="reuseport"``: the kernel spreads
+    the connections evenly).
+    """
+
+    def __init__(
+        self,
+        *,
+        server: str,
+        layer: str,
+        env: dict[str, str],
+        log_dir: Path,
+        tag: str,
+        web_procs: int = 1,
+        share: str = "fd",
+        floor: bool = False,
+    ):
+        self.server, self.layer, self.web_procs, self.share = server, layer, web_procs, share
         child = {**os.environ, **env, "CHANNEL_LAYER_BACKEND": layer}
-        self.web = Process(
-            f"web-{tag}", web_argv(server, self.port), child, log_dir / f"web-{tag}.log"
-        )
+        self.sockets: list[socket.socket] = []
+        if web_procs == 1:
+            self.port = free_port()
+            self.webs = [
+                Process(
+                    f"web-{tag}", web_argv(server, self.port), child, log_dir / f"web-{tag}.log"
+                )
+            ]
+        else:
+            first = listening_socket(reuseport=share == "reuseport")
+            self.port = first.getsockname()[1]
+            self.sockets = [first]
+            if share == "reuseport":
+                self.sockets += [
+                    listening_socket(self.port, reuseport=True) for _ in range(web_procs - 1)
+                ]
+            self.webs = []
+            for i in range(web_procs):
+                fd = self.sockets[i % len(self.sockets)].fileno()
+                name = f"web-{tag}-{i}"
+                argv = web_argv(server, self.port, fd)
+                self.webs.append(FdProcess(name, argv, child, log_dir / f"{name}.log", fds=(fd,)))
         relay = procfile.argv("relay", "--log-every", "10")
         self.relay = Process(f"relay-{tag}", relay, child, log_dir / f"relay-{tag}.log")
+        self.floor = None
+        if floor:
+            self.floor_port = free_port()
+            argv = [sys.executable, "-m", "bench.floor", "--port", str(self.floor_port)]
+            self.floor = Process(f"floor-{tag}", argv, child, log_dir / f"floor-{tag}.log")
 
     @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+    def web(self) -> Process:
+        return self.webs[0]
+
+    @property
+    def processes(self) -> list[Process]:
+        return [*self.webs, self.relay, *([self.floor] if self.floor else [])]
+
+    def ws(self, arm: str) -> str:
+        port = self.floor_port if arm == "floor" else self.port
+        return f"ws://127.0.0.1:{port}"
 
     def start(self) -> AppStack:
-        self.relay.start()
-        self.web.start()
+        for proc in self.processes:
+            proc.start()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for proc in (self.web, self.relay):
-                if not proc.running:
-                    raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
-            try:
-                url = f"http://127.0.0.1:{self.port}/healthz"
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"web server did not answer /healthz:\n{self.web.log_tail()}")
+        while not self._ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"web server not ready:\n{self.web.log_tail()}")
+            time.sleep(0.2)
+        return self
+
+    def _ready(self) -> bool:
+        for proc in self.processes:
+            if not proc.running:
+                raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
+        try:
+            url = f"http://127.0.0.1:{self.port}/healthz"
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status != 200:
+                    return False
+            if self.floor:
+                socket.create_connection(("127.0.0.1", self.floor_port), timeout=1).close()
+        except OSError:
+            return False
+        # Several processes on one socket: each must be accepting before the first client
+        # comes, or the ones up first take every connection.
+        return all(
+            polls(proc.pid, self.sockets[i % len(self.sockets)])
+            for i, proc in enumerate(self.webs)
+            if self.sockets
+        )
 
     def stop(self) -> None:
-        self.web.stop()
-        self.relay.stop()
+        for proc in self.processes:
+            proc.stop()
+        for sock in self.sockets:
+            sock.close()
 
-    def pids(self) -> dict[str, int | None]:
-        return {
-            "web": self.web.pid,
-            "relay": self.relay.pid,
-            "redis": service_pid("redis"),
-            "kafka": service_pid("kafka"),
-        }
+    @property
+    def running(self) -> bool:
+        return all(proc.running for proc in self.webs)
+
+    def pids(self, arm: str) -> dict[str, list[int] | int | None]:
+        """The processes whose CPU a step of ``arm`` is charged: its web process(es) (the
+        floor server for the floor arm), the relay (kafka and direct arms) and the services."""
+        services = {"redis": service_pid("redis"), "kafka": service_pid("kafka")}
+        if arm == "floor":
+            return {"web": [self.floor.pid], **services}
+        return {"web": [p.pid for p in self.webs], "relay": self.relay.pid, **services}
 
 
 class CpuMeter:
     """CPU seconds (user + system, all threads) of named processes, and of the whole machine."""
 
-    def __init__(self, pids: dict[str, int | None]):
+    def __init__(self, pids: dict[str, list[int] | int | None]):
         import psutil
 
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items() if pid}
+        self.procs = {
+            name: [psutil.Process(p) for p in (pid if isinstance(pid, list) else [pid])]
+            for name, pid in pids.items()
+            if pid
+        }
 
     def sample(self) -> dict[str, float]:
         import psutil
 
         out = {}
-        for name, proc in self.procs.items():
+        for name, procs in self.procs.items():  # a name's processes added up
             try:
-                t = proc.cpu_times()
-                out[name] = t.user + t.system
+                out[name] = sum(t.user + t.system for t in (p.cpu_times() for p in procs))
             except psutil.Error:
                 out[name] = float("nan")
         total = psutil.cpu_times()

@@ -1,9 +1,11 @@
 """Markdown tables from benchmark results, for docs/performance.md.
 
-    python -m bench.tables bench/results/<run>/results.json [--steps] [--ratios] [--lever NAME]
+    python -m bench.tables bench/results/<run>/results.json [--steps] [--ratios] [--big]
+        [--storm] [--lever NAME]
 
 ``--steps`` prints every step as the benchmark printed it; ``--ratios`` the kafka/direct ratios;
-``--lever`` one row per arm for a lever table (best rate per round, p99 and CPU at each rate).
+``--big`` the big room per arm; ``--storm`` the join storm per arm; ``--lever`` one row per arm
+for a lever table (best rate per round, p99 and CPU at each rate).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from .report import SERVER_SIDE, server_cpu_per_1k, summarize
+from .report import SERVER_SIDE, big_room, join_storm, server_cpu_per_1k, summarize
 
 
 def _v(x, digits=1):
@@ -23,7 +25,8 @@ def _v(x, digits=1):
 
 def steps_table(results: list[dict]) -> str:
     head = (
-        "| scn | server+layer | arm | round | rate | sent | delivered | expected | lost | dup "
+        "| scn | server+layer | arm | web procs | round | rate | sent | delivered | expected "
+        "| lost | dup "
         "| deliv/s | p50 | p95 | p99 | max | CPU-s/1k: web | relay | redis | kafka | loadgen "
         "| other | ok |"
     )
@@ -33,7 +36,8 @@ def steps_table(results: list[dict]) -> str:
         lines.append(
             f"| {r['scenario']} {r['n_rooms']}x{r['sockets_per_room']} "
             f"| {r['server']}+{r['layer']} "
-            f"| {r['arm']} | {r['round'] + 1} | {r['rate']:g} | {r['sent']} | {r['delivered']} "
+            f"| {r['arm']} | {r.get('web_procs', 1)} | {r['round'] + 1} | {r['rate']:g} "
+            f"| {r['sent']} | {r['delivered']} "
             f"| {r['expected']} | {r['lost']} | {r['duplicated']} | {r['deliveries_per_s']:.0f} "
             f"| {_v(r['p50_ms'])} | {_v(r['p95_ms'])} | {_v(r['p99_ms'])} | {_v(r['max_ms'])} "
             + " ".join(f"| {_v(c.get(k), 3)}" for k in (*SERVER_SIDE, "loadgen", "other"))
@@ -86,6 +90,37 @@ def ratios_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def big_table(results: list[dict]) -> str:
+    lines = [
+        "| big room | web CPU-s / 1k deliveries | server CPU-s / 1k | p99 ms | lost "
+        "| deliveries/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, e in big_room(results).items():
+        lines.append(
+            f"| {name} | {_span(e['web_cpu_per_1k'], 3)} | {_span(e['server_cpu_per_1k'], 3)} "
+            f"| {_span(e['p99_ms'], 1)} | {', '.join(map(str, e['lost']))} "
+            f"| {_span(e['deliveries_per_s'], 0)} |"
+        )
+    return "\n".join(lines)
+
+
+def storm_table(results: list[dict]) -> str:
+    lines = [
+        "| join storm | joined | last accepted (s) | lost | chat p99 ms "
+        "| room.presence max / socket-second | room.presence frames | web CPU-s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, e in join_storm(results).items():
+        lines.append(
+            f"| {name} | {', '.join(e['joined'])} | {_span(e['last_accepted_s'], 1)} "
+            f"| {', '.join(map(str, e['lost']))} | {_span(e['p99_ms'], 1)} "
+            f"| {', '.join(map(str, e['presence_max_per_socket_s']))} "
+            f"| {', '.join(map(str, e['presence_frames']))} | {_span(e['web_cpu_s'], 1)} |"
+        )
+    return "\n".join(lines)
+
+
 def lever_row(results: list[dict], name: str, rate: float) -> str:
     """best rates (kafka, direct, ratio) and, at ``rate``, kafka p99 and CPU per 1k by process."""
     s = next(iter(summarize([r for r in results if r["scenario"] == "a"]).values()))
@@ -112,6 +147,8 @@ def main() -> None:
     p.add_argument("results", type=Path)
     p.add_argument("--steps", action="store_true")
     p.add_argument("--ratios", action="store_true")
+    p.add_argument("--big", action="store_true")
+    p.add_argument("--storm", action="store_true")
     p.add_argument("--lever", default=None)
     p.add_argument("--rate", type=float, default=150)
     a = p.parse_args()
@@ -120,6 +157,10 @@ def main() -> None:
         print(steps_table(results))
     if a.ratios:
         print(ratios_table(results))
+    if a.big:
+        print(big_table(results))
+    if a.storm:
+        print(storm_table(results))
     if a.lever:
         print(lever_row(results, a.lever, a.rate))
 
