@@ -32,5 +32,6 @@ USER zzalu
 EXPOSE 8000
 
 # No HEALTHCHECK here: the relay, sweeper and scheduler run this image too (compose checks web).
-# --verbosity 0: no Daphne access log (it writes query strings); the app writes its own.
-CMD ["daphne", "--verbosity", "0", "-b", "0.0.0.0", "-p", "8000", "zzalu.asgi:application"]
+# The Procfile's web process (see there why each option): one Uvicorn process per container;
+# compose scales the containers.
+CMD ["uvicorn", "--host", "0.0.0.0", "--port", "8000", "--workers", "1", "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--no-proxy-headers", "--no-access-log", "--lifespan", "off", "--log-level", "warning", "--timeout-graceful-shutdown", "10", "zzalu.asgi:application"]

@@ -28,7 +28,7 @@ setup: $(BIN)/.installed services topics
 topics: $(BIN)/.installed services
 	$(BIN)/python manage.py kafka_topics
 
-## Serve the app: the Procfile's processes (Daphne on 127.0.0.1:$(PORT), relay, sweeper,
+## Serve the app: the Procfile's processes (Uvicorn on 127.0.0.1:$(PORT), relay, sweeper,
 ## scheduler) under honcho; Ctrl-C stops them all.
 run: setup
 	$(BIN)/python manage.py demo_data

@@ -44,7 +44,7 @@ from zzalu import procfile  # noqa: E402
 PYTHON = ROOT / ".venv" / "bin" / "python"
 CACHE = ROOT / ".local" / "deploy-check"  # tests/procs.py runs the nginx unpacked here too
 CHECK_JSONSCHEMA = "check-jsonschema==0.39.0"
-# In a container Daphne listens on every interface, on the port `web` exposes to nginx.
+# In a container the web server listens on every interface, on the port `web` exposes to nginx.
 CONTAINER = {"HOST": "0.0.0.0", "PORT": "8000"}
 SETTINGS = "zzalu/settings/base.py"
 FILES = ["docker-compose.yml", "Dockerfile", ".dockerignore", ".env.example", "Procfile"]

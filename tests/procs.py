@@ -1,4 +1,4 @@
-"""Processes the integration tests run for real: Daphne web servers and Kafka relays.
+"""Processes the integration tests run for real: web servers (Uvicorn) and Kafka relays.
 
 They share the test database with the test process (a file for SQLite, the ``test_`` database
 for PostgreSQL) and inherit the session's topic prefix and Redis namespace.

@@ -5,7 +5,7 @@ it does not: hostile text in every text field (NUL, C0/C1 controls, lone surroga
 escapes in valid JSON, bidi and zero-width characters), wrong types for every field (numbers,
 10**400, 1e400, NaN, null, lists, ~1000-level nesting), unknown fields, bodies that are not
 objects or not JSON, and odd ids in paths. The API is called on a web server of the running
-stack with its throttles opened (Daphne, over HTTP); the page forms through Django's test
+stack with its throttles opened (Uvicorn, over HTTP); the page forms through Django's test
 client (CSRF checks off).
 
 Invariants for every request: never a 5xx; an API answer is 2xx or a 4xx whose JSON body names

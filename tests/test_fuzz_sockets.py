@@ -1,4 +1,4 @@
-"""Property-based fuzzing of both sockets against the running stack (Daphne, relay, sweeper).
+"""Property-based fuzzing of both sockets against the running stack (Uvicorn, relay, sweeper).
 
 Hypothesis draws frames: any Unicode (NUL, C0/C1 controls, lone surrogates sent as ``\\ud800``
 escapes inside otherwise valid JSON), wrong types for every field, huge numbers, ~1000-level

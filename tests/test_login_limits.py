@@ -135,7 +135,7 @@ def _rest_framework() -> dict:
 
 
 def test_a_running_server_answers_the_login_page_lockout_with_429(live):
-    """Through Daphne (ASGI, axes' async middleware path), with a limit of 3 for speed."""
+    """Through Uvicorn (ASGI, axes' async middleware path), with a limit of 3 for speed."""
     import http.cookiejar
     import re
     import urllib.error

@@ -1,6 +1,6 @@
 """No token in a log line (issue 11, item 4), and nginx's own scheme (item 8).
 
-The stack runs for real: ops/nginx/nginx.conf in front of a Daphne web server started as the
+The stack runs for real: ops/nginx/nginx.conf in front of a Uvicorn web server started as the
 deployment starts it (the Procfile's web command, which compose runs too), the
 relay and the sweeper. Clients use tokens every way they can; afterwards no log file of the
 test run holds any of them.
@@ -52,7 +52,7 @@ def test_tokens_reach_no_log_line_of_the_stack(live, logged_stack):
     tokens = [str(AccessToken.for_user(member)) for _ in range(5)]
     refused = "not-a-jwt-but-secret-" + "x" * 40
 
-    # A member's socket through nginx, and straight to Daphne, with ?token=.
+    # A member's socket through nginx, and straight to Uvicorn, with ?token=.
     with Socket(f"{proxy.ws}/ws/rooms/{room.pk}/?token={tokens[0]}") as sock:
         sock.send(type="chat.send", client_msg_id="via-nginx", body="안녕")
         assert sock.recv_type("chat.ack")["client_msg_id"] == "via-nginx"

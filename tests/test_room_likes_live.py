@@ -1,7 +1,7 @@
 """A room's like count and online count, live: ``room.likes`` reaches the room's sockets and the
 rooms lists showing the room once a like or unlike is committed (API and page form alike), and
 the rooms list's socket (``/ws/rooms/``) follows the counts of the rooms it watches. Against the
-real stack (Daphne, Kafka, relay, Redis)."""
+real stack (Uvicorn, Kafka, relay, Redis)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Typing, read markers and who is online, on the room socket against the real stack (Daphne,
+"""Typing, read markers and who is online, on the room socket against the real stack (Uvicorn,
 Kafka, relay, Redis, the database): typing travels the channel layer only, ``chat.read`` is
 coalesced per socket and never lowers the marker, and ``room_presence`` lists who is there."""
 

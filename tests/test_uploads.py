@@ -6,7 +6,7 @@ with a still WebP thumbnail; metadata (EXIF, PNG text, GIF comments) never reach
 file; every refusal (HTML or SVG named .gif, polyglots, bombs, truncated files, each limit) is a
 400 with its code and keeps nothing, neither a row nor a file. The served files carry their
 type, nosniff, a year of caching and a sandboxing CSP. The sweep removes what nothing
-references. On the running stack (Daphne, Kafka, relay, Redis): a member uploads over HTTP and
+references. On the running stack (Uvicorn, Kafka, relay, Redis): a member uploads over HTTP and
 sends the GIF with ``gif_id``; every member's socket, the history, the room's GIF list and a
 catch-up show it; a deleted message's GIF goes from all of them.
 """
@@ -740,7 +740,7 @@ def test_a_member_sends_an_uploaded_gif_and_every_view_of_the_room_shows_it(live
     status, _, gif = http_upload(live.web, alice, animated_gif(4, (48, 36)))
     assert status == 201, gif
     assert (gif["width"], gif["height"], gif["frames"]) == (48, 36, 4)
-    status, headers, content = http(f"{live.web.http}{gif['url']}")  # served by Daphne too
+    status, headers, content = http(f"{live.web.http}{gif['url']}")  # served by Uvicorn too
     assert status == 200 and headers["Content-Type"] == "image/gif"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert opened(content).n_frames == 4 and opened(content).size == (48, 36)

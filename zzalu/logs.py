@@ -36,7 +36,7 @@ class AccessLog:
     socket opened and ended, with the path but never the query string.
 
     It replaces the servers' own access logs, which are off where web processes start
-    (``daphne -v 0``, ``uvicorn --no-access-log``): Daphne's writes each request's query.
+    (``uvicorn --no-access-log``, ``daphne -v 0``): theirs write each request's query.
     Only receive is wrapped for sockets, so delivering a frame costs nothing extra.
     """
 

@@ -303,8 +303,8 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
         )
 
     async def close_with(self, code: int, reason: str = "") -> None:
-        """Close with an app close code, telling why in a last ``closing`` frame first: Daphne
-        drops the reason of a close frame."""
+        """Close with an app close code, telling why in a last ``closing`` frame first: not every
+        server and client passes on the reason of a close frame."""
         if not getattr(self, "_counted", False):  # not accepted yet
             await self.accept()
         await self.send_envelope(envelope.make("closing", code=code, reason=reason))

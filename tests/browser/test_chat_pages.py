@@ -1,4 +1,4 @@
-"""The room list and a room, in Chromium against the real stack (Daphne, Kafka, relay, Redis)."""
+"""The room list and a room, in Chromium against the real stack (Uvicorn, Kafka, relay, Redis)."""
 
 from __future__ import annotations
 

@@ -292,8 +292,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    # JSON and plain forms only: the schema offers no multipart, which Daphne's HTTP layer
-    # parses itself and answers with a bare 400 when malformed.
+    # JSON and plain forms only: the schema offers no multipart (uploads have their own view).
     "DEFAULT_PARSER_CLASSES": [
         "zzalu.api.JSONParser",  # DRF's, with too-deep nesting a 400
         "rest_framework.parsers.FormParser",
