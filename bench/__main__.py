@@ -66,10 +66,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=["a", "big", "storm"],
         help="a,b,big,storm (default: a, big, storm)",
     )
-    p.add_argument("--server", type=csv(str), default=["daphne"], help="daphne,uvicorn")
+    p.add_argument(
+        "--server",
+        type=csv(str),
+        default=["procfile"],
+        help="procfile (the Procfile's web line, as make run serves it), daphne, uvicorn "
+        "(the bench's own command lines); several: each in turn",
+    )
     p.add_argument("--layer", type=csv(str), default=["pubsub"], help="pubsub,core")
     p.add_argument("--arms", type=csv(str), default=list(ARMS), help="scenarios a and b")
-    p.add_argument("--web-procs", type=int, default=1, help="web server processes (one port)")
+    p.add_argument(
+        "--web-procs",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY") or 1),
+        help="web server processes on one port (default: $WEB_CONCURRENCY or 1)",
+    )
     p.add_argument(
         "--web-share",
         choices=("fd", "reuseport"),
@@ -270,12 +281,16 @@ class Bench:
             share=a.web_share,
             floor="floor" in arms,
         ).start()
+        command = " ".join([Path(stack.web.argv[0]).name, *stack.web.argv[1:]])
+        self.meta.setdefault("web_command", {})[tag] = command
+        sharing = ""
+        if a.web_procs > 1:
+            sharing = " (workers)" if server == "procfile" else f" ({a.web_share})"
         floor = f", floor pid {stack.floor.pid} port {stack.floor_port}" if stack.floor else ""
         print(
-            f"\n== {server} + {layer} layer: web pid(s) {[p.pid for p in stack.webs]} "
-            f"({a.web_procs} process{'es' if a.web_procs > 1 else ''}"
-            f"{', ' + a.web_share if a.web_procs > 1 else ''}), relay pid {stack.relay.pid}, "
-            f"port {stack.port}{floor}; {a.loadgen_procs} load generator process(es)",
+            f"\n== {server} + {layer} layer: `{command}`\n   {a.web_procs} web process(es) "
+            f"{stack.serving()}{sharing} on port {stack.port}, relay pid {stack.relay.pid}{floor}; "
+            f"{a.loadgen_procs} load generator process(es)",
             flush=True,
         )
         try:
@@ -465,7 +480,7 @@ class Bench:
 
         connected = [read(proc, "connected") for proc in procs]
         arm, scenario = label["arm"], label["scenario"]
-        spread = self._connections_per_web(stack) if arm != "floor" else None
+        spread = stack.connections() if arm != "floor" and stack.web_procs > 1 else None
         errors = Counter()
         for c in connected:
             errors.update(c["errors"])
@@ -552,21 +567,6 @@ class Bench:
                 and r["presence_max_1s"] <= 1
             )
         return ok
-
-    @staticmethod
-    def _connections_per_web(stack: AppStack) -> list[int] | None:
-        """With several web processes: the sockets each one holds (how evenly they spread)."""
-        import psutil
-
-        if stack.web_procs == 1:
-            return None
-        counts = []
-        for proc in stack.webs:
-            conns = psutil.Process(proc.pid).net_connections(kind="tcp")
-            counts.append(
-                sum(1 for c in conns if c.status == "ESTABLISHED" and c.laddr.port == stack.port)
-            )
-        return counts
 
     def _wait_quiet(self) -> float:
         """Cores the machine is busy with while this run is idle (other people's tests)."""

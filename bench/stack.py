@@ -86,22 +86,25 @@ def service_pid(name: str) -> int | None:
     return pid if psutil.pid_exists(pid) else None
 
 
-def web_argv(server: str, port: int, fd: int | None = None) -> list[str]:
-    """The Procfile's web process, or Uvicorn (measured beside it: docs/decisions/0005); on
-    a listening socket handed down as ``fd`` instead of its own port when one is given."""
+def web_argv(server: str, port: int, fd: int | None = None, procs: int = 1) -> list[str]:
+    """The web process: ``procfile`` is the Procfile's line as ``make run`` serves it (its own
+    port); ``daphne`` and ``uvicorn`` are the bench's own command lines (docs/decisions/0005),
+    on a port or on a listening socket handed down as ``fd``."""
+    if server == "procfile":
+        return procfile.argv("web", env={"PORT": str(port), "WEB_CONCURRENCY": str(procs)})
+    where = {
+        "daphne": ["-b", "127.0.0.1", "-p", str(port)],
+        "uvicorn": ["--host", "127.0.0.1", "--port", str(port)],
+    }
+    if server not in where:
+        raise ValueError(f"unknown server {server!r}")
+    where = where[server] if fd is None else ["--fd", str(fd)]
     if server == "daphne":
-        argv = procfile.argv("web", env={"PORT": str(port)})
-        if fd is None:
-            return argv
-        bind = {i for i, word in enumerate(argv) if word in ("-b", "-p")}
-        argv = [w for i, w in enumerate(argv) if i not in bind and i - 1 not in bind]
-        return [*argv[:-1], "--fd", str(fd), argv[-1]]
-    if server == "uvicorn":
-        # Its own access log off: the app writes one without query strings (zzalu.logs.AccessLog).
-        where = ["--host", "127.0.0.1", "--port", str(port)] if fd is None else ["--fd", str(fd)]
-        return [sys.executable, "-m", "uvicorn", *where, "--no-access-log",
-                "--log-level", "warning", "zzalu.asgi:application"]  # fmt: skip
-    raise ValueError(f"unknown server {server!r}")
+        return [str(Path(sys.executable).parent / "daphne"), "--verbosity", "0", *where,
+                "zzalu.asgi:application"]  # fmt: skip
+    # Its own access log off: the app writes one without query strings (zzalu.logs.AccessLog).
+    return [sys.executable, "-m", "uvicorn", *where, "--no-access-log",
+            "--log-level", "warning", "zzalu.asgi:application"]  # fmt: skip
 
 
 def listening_socket(port: int = 0, *, reuseport: bool = False) -> socket.socket:
@@ -117,14 +120,27 @@ def listening_socket(port: int = 0, *, reuseport: bool = False) -> socket.socket
     return sock
 
 
-def polls(pid: int, sock: socket.socket) -> bool:
-    """Whether process ``pid`` waits on ``sock`` in an epoll set (it is accepting on it)."""
-    inode = f"socket:[{os.fstat(sock.fileno()).st_ino}]"
-    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+def listening_inodes(port: int) -> set[str]:
+    """The sockets listening on ``port`` (IPv4), as /proc/<pid>/fd links name them."""
+    out = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+            out.add(f"socket:[{f[9]}]")
+    return out
+
+
+def polls(pid: int, inodes: set[str]) -> bool:
+    """Whether process ``pid`` waits on one of these sockets in an epoll set (it accepts)."""
+    try:
+        infos = list(Path(f"/proc/{pid}/fdinfo").iterdir())
+    except OSError:
+        return False
+    for info in infos:
         try:
             lines = info.read_text().splitlines()
             targets = [line.split()[1] for line in lines if line.startswith("tfd:")]
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == inode for fd in targets):
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in targets):
                 return True
         except OSError:
             continue
@@ -155,9 +171,10 @@ class FdProcess(Process):
 class AppStack:
     """The web server process(es), the relay and, for the floor arm, the raw broadcast server.
 
-    One web process serves on its own port exactly as the Procfile says. Several
-    (``web_procs`` > 1) share one port the server-agnostic way: the bench binds the
-    listening socket and every process accepts on it (``--fd``, ``share="fd"``), or each
+    Several web processes (``web_procs``) share one port. The Procfile's line gets
+    WEB_CONCURRENCY (its server runs and spreads the workers itself, as ``make run`` would).
+    The bench's own daphne and uvicorn lines share it the server-agnostic way: the bench binds
+    the listening socket and every process accepts on it (``--fd``, ``share="fd"``), or each
     gets its own SO_REUSEPORT socket on that port (``share="reuseport"``: the kernel spreads
     the connections evenly).
     """
@@ -177,21 +194,23 @@ class AppStack:
         self.server, self.layer, self.web_procs, self.share = server, layer, web_procs, share
         child = {**os.environ, **env, "CHANNEL_LAYER_BACKEND": layer}
         self.sockets: list[socket.socket] = []
-        if web_procs == 1:
-            self.port = free_port()
-            self.webs = [
-                Process(
-                    f"web-{tag}", web_argv(server, self.port), child, log_dir / f"web-{tag}.log"
+        if web_procs == 1 or server == "procfile":
+            if web_procs > 1 and "WEB_CONCURRENCY" not in procfile.declared()["web"]:
+                raise SystemExit(
+                    "the Procfile's web line runs one process (no WEB_CONCURRENCY): "
+                    "use --server daphne or uvicorn for --web-procs > 1"
                 )
-            ]
+            self.port = free_port()
+            argv = web_argv(server, self.port, procs=web_procs)
+            env = {**child, "WEB_CONCURRENCY": str(web_procs)}
+            self.webs = [Process(f"web-{tag}", argv, env, log_dir / f"web-{tag}.log")]
         else:
             first = listening_socket(reuseport=share == "reuseport")
             self.port = first.getsockname()[1]
             self.sockets = [first]
             if share == "reuseport":
-                self.sockets += [
-                    listening_socket(self.port, reuseport=True) for _ in range(web_procs - 1)
-                ]
+                more = [listening_socket(self.port, reuseport=True) for _ in range(web_procs - 1)]
+                self.sockets += more
             self.webs = []
             for i in range(web_procs):
                 fd = self.sockets[i % len(self.sockets)].fileno()
@@ -241,13 +260,23 @@ class AppStack:
                 socket.create_connection(("127.0.0.1", self.floor_port), timeout=1).close()
         except OSError:
             return False
-        # Several processes on one socket: each must be accepting before the first client
-        # comes, or the ones up first take every connection.
-        return all(
-            polls(proc.pid, self.sockets[i % len(self.sockets)])
-            for i, proc in enumerate(self.webs)
-            if self.sockets
-        )
+        # Every process must be accepting before the first client comes, or the first up
+        # takes every connection.
+        return len(self.serving()) == self.web_procs
+
+    def serving(self) -> list[int]:
+        """The web processes (or their workers) that accept connections on the port."""
+        import psutil
+
+        inodes = listening_inodes(self.port)
+        pids = []
+        for proc in self.webs:
+            try:
+                tree = [proc.pid, *(p.pid for p in psutil.Process(proc.pid).children(True))]
+            except psutil.Error:
+                continue
+            pids += [pid for pid in tree if polls(pid, inodes)]
+        return pids
 
     def stop(self) -> None:
         for proc in self.processes:
@@ -260,12 +289,28 @@ class AppStack:
         return all(proc.running for proc in self.webs)
 
     def pids(self, arm: str) -> dict[str, list[int] | int | None]:
-        """The processes whose CPU a step of ``arm`` is charged: its web process(es) (the
-        floor server for the floor arm), the relay (kafka and direct arms) and the services."""
+        """The processes whose CPU a step of ``arm`` is charged: its web process(es) and their
+        workers (the floor server for the floor arm), the relay (the others) and the services."""
+        import psutil
+
         services = {"redis": service_pid("redis"), "kafka": service_pid("kafka")}
         if arm == "floor":
             return {"web": [self.floor.pid], **services}
-        return {"web": [p.pid for p in self.webs], "relay": self.relay.pid, **services}
+        web = [p.pid for p in self.webs]
+        web += [c.pid for pid in web for c in psutil.Process(pid).children(recursive=True)]
+        return {"web": web, "relay": self.relay.pid, **services}
+
+    def connections(self) -> list[int]:
+        """Established connections on the port, per accepting process (how evenly they spread)."""
+        import psutil
+
+        counts = []
+        for pid in self.serving():
+            conns = psutil.Process(pid).net_connections(kind="tcp")
+            counts.append(
+                sum(1 for c in conns if c.status == "ESTABLISHED" and c.laddr.port == self.port)
+            )
+        return counts
 
 
 class CpuMeter:
