@@ -129,7 +129,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--storm-arms", type=csv(str), default=["kafka", "floor"])
     p.add_argument("--storm-p99-limit", type=float, default=500.0, help="storm: ms")
     p.add_argument(
-        "--storm-connect-limit", type=float, default=15.0, help="storm: s until all accepted"
+        "--storm-connect-limit",
+        type=float,
+        default=15.0,
+        help="storm: s from the first join until all accepted (a socket gives up after twice)",
     )
     p.add_argument("--duration", type=float, default=3.0, help="measured seconds per step")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per step")
@@ -402,6 +405,7 @@ class Bench:
             if storm:
                 config["storm"] = {
                     "seconds": a.storm_seconds,
+                    "give_up": 2 * a.storm_connect_limit,
                     "total": len(storm),
                     "sockets": [[g, 0, url] for g, (_, url) in enumerate(storm) if g % n == shard],
                 }

@@ -118,13 +118,17 @@ class LoadGen:
 
     # --- connecting ------------------------------------------------------------------------
 
-    async def open(self, i: int, attempts: int, timeout: float) -> bool:
+    async def open(self, i: int, attempts: int, timeout: float, deadline: float = INF) -> bool:
+        """Open socket ``i``, retrying; give up after ``attempts`` or at ``deadline``."""
         for attempt in range(attempts):
+            left = deadline - monotonic()
+            if left <= 0:
+                break
             try:
                 transport, client = await ws_connect(
                     lambda *_: Client(self, i),
                     self.urls[i],
-                    websocket_handshake_timeout=timeout,
+                    websocket_handshake_timeout=min(timeout, left),
                     max_frame_size=2**22,
                 )
                 if client is None or transport.is_disconnected:
@@ -159,13 +163,15 @@ class LoadGen:
         emit("connected", sockets=n, seconds=round(connected_in, 2), errors=errors)
 
     async def storm(self, start: float) -> None:
-        """Open the storm's sockets evenly over ``seconds`` from ``start`` (globally paced)."""
+        """Open the storm's sockets evenly over ``seconds`` from ``start`` (globally paced); a
+        socket not accepted ``give_up`` seconds after ``start`` has failed."""
         storm = self.config["storm"]
         spacing = storm["seconds"] / max(1, storm["total"])
         first = len(self.config["sockets"])
+        deadline = start + storm["give_up"]
 
         async def one(i: int, opened: float) -> None:
-            if await self.open(i, attempts=3, timeout=30):
+            if await self.open(i, attempts=5, timeout=30, deadline=deadline):
                 self.handshakes.append(self.connected_at[i] - opened)
             else:
                 self.storm_failed += 1
@@ -353,6 +359,7 @@ class LoadGen:
             "presence_per_s": {int(k): v for k, v in bins.items()},
             "storm_connected": len(accepted),
             "storm_failed": self.storm_failed,
+            "connect_errors": {k: v for k, v in self.frames.items() if k.startswith("connect")},
             "storm_last_accepted": max(accepted, default=None),
             "storm_accepted_per_s": dict(
                 Counter(math.floor(at - step.measure_from) for at in accepted)
@@ -419,8 +426,10 @@ def merge(parts: list[dict], spec: dict, n_rooms: int) -> dict:
     errors: Counter = Counter()
     presence: Counter = Counter()
     accepted: Counter = Counter()
+    connect_errors: Counter = Counter()
     for p in parts:
         errors.update(p["errors"])
+        connect_errors.update(p["connect_errors"])
         presence.update({int(k): v for k, v in p["presence_per_s"].items()})
         accepted.update({int(k): v for k, v in p["storm_accepted_per_s"].items()})
     handshakes = np.concatenate([a["handshakes"] for a in arrays]) * 1000.0
@@ -464,6 +473,7 @@ def merge(parts: list[dict], spec: dict, n_rooms: int) -> dict:
             "sockets": spec["storm"],
             "connected": sum(p["storm_connected"] for p in parts),
             "failed": sum(p["storm_failed"] for p in parts),
+            "failed_attempts": dict(connect_errors),
             "connect_span_s": None if not last else round(max(last) - measure_from, 2),
             "handshake_p50_ms": None if not len(handshakes) else pct(handshakes, 50),
             "handshake_p99_ms": None if not len(handshakes) else pct(handshakes, 99),

@@ -71,7 +71,8 @@ def print_row(r: dict) -> None:
     if "storm" in r:
         s = r["storm"]
         print(
-            f"      storm: {s['connected']}/{s['sockets']} joined ({s['failed']} failed), the last "
+            f"      storm: {s['connected']}/{s['sockets']} joined ({s['failed']} failed; attempts "
+            f"that failed: {s.get('failed_attempts') or 0}), the last "
             f"accepted {s['connect_span_s']} s after the first join (handshake p50 "
             f"{s['handshake_p50_ms']} / p99 {s['handshake_p99_ms']} ms); room.presence: "
             f"{r['presence_frames']} frames, at most {r['presence_max_1s']} to one socket in "
