@@ -82,7 +82,8 @@ def print_row(r: dict) -> None:
 
 
 def app_cpu_per_1k(r: dict) -> float:
-    """The arm's own processes: web + relay for kafka, web for direct (which needs no relay).
+    """The arm's own processes: web + relay for kafka, web for direct (which needs no relay)
+    and floor (its web is the raw broadcast server).
 
     Kafka and Redis are left out: they are shared with other users of the machine.
     """
@@ -382,7 +383,7 @@ def _plots(results: list[dict], out: Path) -> None:
     metrics = (
         ("deliveries/s within 250 ms", on_time_per_s, False),
         ("p99 latency (ms)", lambda r: r["p99_ms"] or np.nan, True),
-        ("app CPU-s per 1,000 deliveries\n(kafka: web+relay, direct: web)", app_cpu_per_1k, False),
+        ("app CPU-s per 1,000 deliveries\n(kafka: web+relay, others: web)", app_cpu_per_1k, False),
     )
     fig, axes = plt.subplots(len(metrics), len(keys), figsize=(5 * len(keys), 10), squeeze=False)
     for col, key in enumerate(keys):
@@ -402,6 +403,7 @@ def _plots(results: list[dict], out: Path) -> None:
                     mean,
                     yerr=[mean - np.array(lo), np.array(hi) - mean],
                     fmt="o" + style[arm],
+                    color=f"C{list(style).index(arm)}",
                     label=arm,
                     capsize=3,
                 )
@@ -450,7 +452,7 @@ def _plots(results: list[dict], out: Path) -> None:
                     ax.plot(sizes, ys, "o" + style[arm], color=colors[i % len(colors)],
                             label=f"{arm}, {target} deliveries/s offered")  # fmt: skip
             ax.set_xlabel("sockets in the room")
-            ax.set_ylabel("app CPU-s per 1,000 deliveries\n(kafka: web+relay, direct: web)")
+            ax.set_ylabel("app CPU-s per 1,000 deliveries\n(kafka: web+relay, others: web)")
             ax.set_title(f"b: fan-out, {server}+{layer}", fontsize=10)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
@@ -466,16 +468,19 @@ def _big_plot(results: list[dict], out: Path, plt) -> None:
         return
     names = list(big)
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 4.5))
+    top = 0.06
     for i, name in enumerate(names):
         e = big[name]
         v = [x for x in e["web_cpu_per_1k"] if x is not None]
         mean = sum(v) / len(v)
         ax.bar(i, mean, yerr=[[mean - min(v)], [max(v) - mean]], capsize=4, color=f"C{i}")
+        top = max(top, max(v))
         p99 = max((x for x in e["p99_ms"] if x is not None), default=None)
         note = f"p99 {p99:.0f} ms" if p99 is not None else "no receipts"
         ax.annotate(f"{note}\nlost {max(e['lost'])}", (i, mean), ha="center", va="bottom",
                     fontsize=8, xytext=(0, 4), textcoords="offset points")  # fmt: skip
     ax.axhline(0.06, color="grey", lw=0.8, ls=":", label="target 0.06")
+    ax.set_ylim(0, top * 1.3)  # room for the notes
     ax.set_xticks(range(len(names)), [n.replace(" 1x", "\n1x") for n in names], fontsize=7)
     ax.set_ylabel("web CPU-s per 1,000 deliveries")
     ax.set_title("big room: one room, every socket receives every message", fontsize=10)
@@ -498,8 +503,9 @@ def _storm_plot(results: list[dict], out: Path, plt) -> None:
         label = f"{_config(r)} round {r['round'] + 1}"
         t = list(range(len(s["accepted_per_s"])))
         axes[0].step(t, s["accepted_per_s"], where="post", color=f"C{i}", label=label)
-        presence = [max(x, 0.5) for x in s["presence_per_s"]]
-        axes[1].step(t, presence, where="post", color=f"C{i}", label=label)
+        if r["presence_frames"]:  # (the floor sends none)
+            presence = [max(x, 0.5) for x in s["presence_per_s"]]  # (log scale: 0 drawn low)
+            axes[1].step(t, presence, where="post", color=f"C{i}", label=label)
         open_sockets, total = [], r["sockets_per_room"] - s["sockets"]
         for n in s["accepted_per_s"]:
             total += n
