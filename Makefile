@@ -65,7 +65,10 @@ services-stop:
 services-status:
 	$(SERVICES) status all
 
-## The benchmark's short default (under three minutes): kafka pipeline against direct group_send.
+## The benchmark's short default (under three minutes): the kafka pipeline, the tutorial's
+## direct group_send and a raw broadcast server (floor) in 20 x 10 rooms at 100 msg/s; one room
+## of 2,000 sockets at 10 msg/s and a join storm of 2,000 sockets (kafka and floor). Longer
+## runs: BENCH_ARGS="..." (python -m bench --help, docs/performance.md).
 bench: setup
 	$(BIN)/pip install -q -r requirements-bench.txt
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
