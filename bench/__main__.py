@@ -134,6 +134,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=15.0,
         help="storm: s from the first join until all accepted (a socket gives up after twice)",
     )
+    p.add_argument(
+        "--join-quiet-limit",
+        type=float,
+        default=30.0,
+        help="after connecting, wait until no frame came for 1 s (joins' presence), at most this",
+    )
     p.add_argument("--duration", type=float, default=3.0, help="measured seconds per step")
     p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per step")
     p.add_argument(
@@ -401,6 +407,7 @@ class Bench:
                 "sockets": dealt[shard],
                 "steps": steps,
                 "parts_dir": str(self.out / "parts"),
+                "quiet_limit": a.join_quiet_limit,
             }
             if storm:
                 config["storm"] = {
@@ -488,15 +495,22 @@ class Bench:
         errors = Counter()
         for c in connected:
             errors.update(c["errors"])
+        quiet = max(c["quiet_after"] for c in connected)
         print(
             f"   [{scenario} {arm} round {label['round'] + 1}] "
             f"{sum(c['sockets'] for c in connected)} sockets connected in "
-            f"{max(c['seconds'] for c in connected)}s"
+            f"{max(c['seconds'] for c in connected)}s, then "
+            f"{sum(c['frames'] for c in connected)} frames until quiet "
+            + (f"after {quiet}s" if quiet < a.join_quiet_limit else f"(still not after {quiet}s)")
             + (f" (per web process: {spread})" if spread else "")
             + (f" (attempts that failed, retried: {dict(errors)})" if errors else ""),
             flush=True,
         )
-        label = {**label, "connect_seconds": max(c["seconds"] for c in connected)}
+        label = {
+            **label,
+            "connect_seconds": max(c["seconds"] for c in connected),
+            "quiet_after_connect_seconds": quiet,
+        }
         if spread:
             label["connections_per_web"] = spread
         pids = {**stack.pids(arm), "loadgen": [proc.pid for proc in procs]}

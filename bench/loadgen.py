@@ -163,9 +163,16 @@ class LoadGen:
         await asyncio.gather(*(one(i) for i in range(n)))
         connected_in = monotonic() - started
         # Joining makes presence frames (kafka arm); let them pass before measuring anything.
-        await self.quiet(seconds=1.0, limit=60.0, any_frame=True)
+        waited = await self.quiet(seconds=1.0, limit=self.config["quiet_limit"], any_frame=True)
         errors = {k: v for k, v in self.frames.items() if k.startswith("connect error")}
-        emit("connected", sockets=n, seconds=round(connected_in, 2), errors=errors)
+        emit(
+            "connected",
+            sockets=n,
+            seconds=round(connected_in, 2),
+            quiet_after=round(waited, 2),
+            frames=sum(self.frames.values()),
+            errors=errors,
+        )
 
     async def storm(self, start: float) -> None:
         """Open the storm's sockets evenly over ``seconds`` from ``start`` (globally paced); a
