@@ -145,6 +145,7 @@ class LoadGen:
             except Exception as exc:  # refused, timed out, or e.g. a 500 while Redis restarts
                 # under the server (the machine's services are shared)
                 self.frames[f"connect error {type(exc).__name__}"] += 1
+                self.connected_at[i] = INF  # (in case it had been accepted before it dropped)
                 if attempt < attempts - 1:
                     await asyncio.sleep(0.5 * (attempt + 1))
         return False
@@ -170,7 +171,7 @@ class LoadGen:
             sockets=n,
             seconds=round(connected_in, 2),
             quiet_after=round(waited, 2),
-            frames=sum(self.frames.values()),
+            frames=sum(self.frames.values()) - sum(errors.values()),
             errors=errors,
         )
 
