@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from itertools import pairwise
 
 import pytest
 from django.conf import settings
@@ -253,3 +254,33 @@ def test_room_presence_lists_each_member_once_and_counts_anonymous_readers(live)
         for sock in (a1, a2, b, reader):
             sock.close()
     wait_for(lambda: room_presence(room.pk) == {"members": [], "anonymous": 0})
+
+
+# --- a crowd arriving ----------------------------------------------------------------------
+
+
+def test_a_crowd_joining_costs_each_socket_one_presence_frame_a_second(live):
+    """30 members open the room as fast as they can: the first socket hears of them in at
+    most one ``room.presence`` a second (web process's fan-out, zzalu.fanout), and the last
+    one it hears counts everyone."""
+    room, watcher = make_room(), make_user()
+    crowd = [make_user() for _ in range(30)]
+    with live.room_socket(room, watcher) as w:
+        w.recv_type("room.presence")  # its own arrival
+        seen: list[tuple[float, dict]] = []
+        sockets = []
+        try:
+            for member in crowd:
+                sockets.append(live.room_socket(room, member))
+            deadline = time.monotonic() + 15
+            while not seen or seen[-1][1]["online"] < len(crowd) + 1:
+                assert time.monotonic() < deadline, [frame["online"] for _, frame in seen]
+                frame = w.recv_type("room.presence", timeout=deadline - time.monotonic())
+                seen.append((time.monotonic(), frame))
+        finally:
+            for socket in sockets:
+                socket.close()
+    gaps = [later - earlier for (earlier, _), (later, _) in pairwise(seen)]
+    assert all(gap > 0.8 for gap in gaps), gaps  # one a second (allowing the reader's jitter)
+    assert len(seen) < len(crowd) / 2, len(seen)
+    assert seen[-1][1]["online"] == len(crowd) + 1
