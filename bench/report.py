@@ -208,7 +208,7 @@ def summarize(results: list[dict]) -> dict:
 
 
 def _config(r: dict) -> str:
-    return f"{r['server']}+{r['layer']} {r['arm']:<6} x{r.get('web_procs', 1)}"
+    return f"{r['server']}+{r['layer']} {r['arm']} x{r.get('web_procs', 1)}"
 
 
 def big_room(results: list[dict]) -> dict:
