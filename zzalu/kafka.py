@@ -259,16 +259,19 @@ class RelayConsumer:
         self._handled: dict[tuple[str, int], int] = {}
         self._commit_every = settings.KAFKA_RELAY_COMMIT_INTERVAL_MS / 1000
         self._committed_at = 0.0
+        self._linger = settings.RELAY_BATCH_LINGER_MS / 1000
 
     def poll(
         self, timeout_ms: int = 250, max_records: int = 500
     ) -> dict[tuple[str, int], list[Record]]:
-        """Wait up to ``timeout_ms`` for a record, then take whatever else is already here."""
+        """Wait up to ``timeout_ms`` for a record, then gather what else arrives within the
+        linger (RELAY_BATCH_LINGER_MS), or until ``max_records`` are here: a batch pays its
+        round trips once for all its records, and a record waits the linger at most."""
         first = self._consumer.poll(timeout_ms / 1000)
         if first is None:
             return {}
         batches: dict[tuple[str, int], list[Record]] = {}
-        rest = self._consumer.consume(max_records - 1, 0) if max_records > 1 else []
+        rest = self._consumer.consume(max_records - 1, self._linger) if max_records > 1 else []
         for message in [first, *rest]:
             if message.error():
                 if message.error().code() != KafkaError._PARTITION_EOF:

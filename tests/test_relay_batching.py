@@ -1,0 +1,190 @@
+"""The relay's poll gathers a batch: once a record is here, what else arrives within
+RELAY_BATCH_LINGER_MS joins it, and the poll never waits longer than that for more.
+
+A fake librdkafka consumer stands in for the broker in the first tests (records arrive at set
+times; ``consume`` waits as librdkafka's does: until it has what was asked for, or the timeout
+passes); the last test checks the same with the real broker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer
+
+from zzalu import kafka
+from zzalu.kafka import RelayConsumer, produce_sync, topic_name
+
+
+class Message:
+    def __init__(self, offset: int):
+        self._offset = offset
+
+    def error(self):
+        return None
+
+    def topic(self):
+        return "chat.events"
+
+    def partition(self):
+        return 0
+
+    def offset(self):
+        return self._offset
+
+    def key(self):
+        return b"1"
+
+    def value(self):
+        return b"{}"
+
+
+class ArrivingRecords:
+    """librdkafka as the relay sees it: records arrive ``arrivals`` seconds after the first
+    poll; ``consume(n, timeout)`` returns once it has n of them or the timeout has passed."""
+
+    arrivals: list[float] = []
+
+    def __init__(self, config):
+        self.start: float | None = None
+        self.taken = 0
+
+    def subscribe(self, topics, on_assign=None, on_revoke=None):
+        pass
+
+    def _arrived(self) -> int:
+        elapsed = time.monotonic() - self.start
+        return sum(1 for at in self.arrivals if at <= elapsed)
+
+    def _take(self, n: int) -> list[Message]:
+        count = min(n, self._arrived() - self.taken)
+        taken = [Message(self.taken + i) for i in range(count)]
+        self.taken += count
+        return taken
+
+    def poll(self, timeout: float):
+        if self.start is None:
+            self.start = time.monotonic()
+        deadline = time.monotonic() + timeout
+        while not (taken := self._take(1)) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return taken[0] if taken else None
+
+    def consume(self, num_messages: int, timeout: float) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while self._arrived() - self.taken < num_messages and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return self._take(num_messages)
+
+
+@pytest.fixture
+def arriving(monkeypatch):
+    monkeypatch.setattr(kafka, "Consumer", ArrivingRecords)
+
+    def consumer(arrivals: list[float], linger_ms: int, settings) -> RelayConsumer:
+        settings.RELAY_BATCH_LINGER_MS = linger_ms
+        ArrivingRecords.arrivals = arrivals
+        return RelayConsumer(["chat.events"])
+
+    return consumer
+
+
+def offsets(polled) -> list[int]:
+    return [record.offset for records in polled.values() for record in records]
+
+
+def timed_poll(consumer, **kwargs):
+    started = time.monotonic()
+    polled = consumer.poll(**kwargs)
+    return polled, time.monotonic() - started
+
+
+def test_records_arriving_within_the_linger_join_the_batch(arriving, settings):
+    consumer = arriving([0.0, 0.03, 0.06, 0.5], linger_ms=150, settings=settings)
+    polled, took = timed_poll(consumer, timeout_ms=250)
+    assert offsets(polled) == [0, 1, 2]
+    assert took < 0.4  # the linger, not the next record's arrival
+
+
+def test_the_poll_never_waits_longer_than_the_linger(arriving, settings):
+    consumer = arriving([0.0, 1.0], linger_ms=50, settings=settings)
+    polled, took = timed_poll(consumer, timeout_ms=250)
+    assert offsets(polled) == [0]
+    assert 0.04 <= took < 0.3
+
+
+def test_a_full_batch_goes_at_once(arriving, settings):
+    consumer = arriving([0.0] * 10, linger_ms=2000, settings=settings)
+    polled, took = timed_poll(consumer, timeout_ms=250, max_records=5)
+    assert offsets(polled) == [0, 1, 2, 3, 4]
+    assert took < 1.0  # not the 2 s linger
+    assert offsets(consumer.poll(timeout_ms=250, max_records=5)) == [5, 6, 7, 8, 9]
+
+
+def test_without_linger_a_batch_is_what_is_already_here(arriving, settings):
+    consumer = arriving([0.0, 0.0, 0.1], linger_ms=0, settings=settings)
+    polled, took = timed_poll(consumer, timeout_ms=250)
+    assert offsets(polled) == [0, 1]
+    assert took < 0.08
+
+
+def test_the_linger_gathers_records_from_the_real_broker(real_services, settings):
+    """librdkafka's consume() waits for what was asked or the timeout, whichever comes first."""
+    settings.RELAY_BATCH_LINGER_MS = 400
+    topic = topic_name("chat")
+    consumer = RelayConsumer(
+        [topic], **{"group.id": f"test-linger-{uuid.uuid4().hex}", "auto.offset.reset": "latest"}
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not consumer.assigned() and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=100)
+        assert consumer.assigned()
+        consumer.poll(timeout_ms=500)  # positions settle at the end of the log
+        key = f"linger-{uuid.uuid4().hex}"
+
+        def send_two():
+            produce_sync(topic, key, b'{"n": 1}')
+            time.sleep(0.1)
+            produce_sync(topic, key, b'{"n": 2}')
+
+        sender = threading.Thread(target=send_two)
+        sender.start()
+        polled, took = timed_poll(consumer, timeout_ms=5000)
+        sender.join()
+        mine = [r.value for records in polled.values() for r in records if r.key == key.encode()]
+        assert mine == [b'{"n": 1}', b'{"n": 2}']
+        assert took < 5.0
+    finally:
+        consumer.close()
+
+
+def test_consume_returns_once_it_has_what_was_asked(real_services, settings):
+    """The other half of librdkafka's contract the linger relies on: with enough records
+    already fetched, consume() does not wait out its timeout."""
+    topic = topic_name("chat")
+    key = f"linger-{uuid.uuid4().hex}"
+    for _ in range(3):
+        produce_sync(topic, key, b"{}")
+    consumer = Consumer(
+        {
+            "bootstrap.servers": ",".join(settings.KAFKA_BOOTSTRAP_SERVERS),
+            "group.id": f"test-linger-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while consumer.poll(0.1) is None and time.monotonic() < deadline:
+            pass
+        time.sleep(0.5)  # the topic's records fetched by now
+        started = time.monotonic()
+        assert len(consumer.consume(2, 10)) == 2
+        assert time.monotonic() - started < 5
+    finally:
+        consumer.close()
