@@ -567,6 +567,8 @@ class Bench:
         for proc in procs:
             done = read(proc, "done")
             self.meta.setdefault("frames", []).append({**label, **done})
+            if stale := done["frames"].get("chat.message.other"):
+                print(f"   ! {stale} chat frames came after their step's figures", flush=True)
             proc.stdin.close()
             if proc.wait() != 0:
                 raise LoadgenFailed(f"load generator exited with {proc.returncode}")

@@ -326,8 +326,11 @@ class LoadGen:
             pass
         marker = monotonic()
         emit("step_end_marker", index=index)  # the orchestrator samples CPU counters here
-        # Let a backlog of this step pass (counted: late), then take the figures.
-        settle = await self.quiet(seconds=0.5, limit=spec.get("settle_limit", 20.0))
+        # Not all in: let this step's backlog pass (counted, as late) until no chat frame came
+        # for 2 s (at most 20 s); what has not come by then is lost.
+        settle = 0.0
+        if not step.all_in.is_set():
+            settle = await self.quiet(seconds=2.0, limit=spec.get("settle_limit", 20.0))
         await asyncio.gather(*jobs)
         return self.part(step, index, sent_done, marker, settle)
 
