@@ -15,7 +15,10 @@ by every process) and its body carries that time and the time it actually went o
 receipt minus scheduled time, so a sender or server that stalls shows up in the figures instead
 of shifting the schedule. A socket is expected to receive every measured message of its room
 that went out after its handshake completed (a frame it gets of one sent before is counted
-apart, ``before_join``: catch-up or a message in flight, neither a loss nor a duplicate).
+apart, ``before_join``: catch-up or a message in flight, neither a loss nor a duplicate). After
+the last send it waits up to ``drain`` seconds for every receipt (the measured window ends
+there); if some are missing, until no chat frame came for 2 s: receipts after the drain are
+``late`` (delivered all the same), what has not come by then is ``lost``.
 
 Protocol, JSON lines. Out (stdout): ``connected``; per step ``step_start`` (measurement begins:
 the orchestrator samples CPU counters), ``step_end_marker`` (the drain is over: it samples
