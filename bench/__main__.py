@@ -274,7 +274,8 @@ class Bench:
                 self.db_path.parent.rmdir()
         report.write_summary(self.results, self.args, self.out)
         report.plots(self.results, self.out)
-        print(f"\nresults: {self.out}/results.json, latency_cdf.png, throughput.png")
+        plots = ", ".join(sorted(p.name for p in self.out.glob("*.png")))
+        print(f"\nresults: {self.out}/results.json; plots: {plots}")
 
     def _run_config(self, server: str, layer: str) -> None:
         a = self.args
