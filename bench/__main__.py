@@ -293,9 +293,9 @@ class Bench:
         ).start()
         command = " ".join([Path(stack.web.argv[0]).name, *stack.web.argv[1:]])
         self.meta.setdefault("web_command", {})[tag] = command
-        sharing = ""
-        if a.web_procs > 1:
-            sharing = " (workers)" if server == "procfile" else f" ({a.web_share})"
+        sharing = f" (the bench's socket: {a.web_share})"
+        if server == "procfile":
+            sharing = " (workers)" if a.web_procs > 1 else ""
         floor = f", floor pid {stack.floor.pid} port {stack.floor_port}" if stack.floor else ""
         print(
             f"\n== {server} + {layer} layer: `{command}`\n   {a.web_procs} web process(es) "

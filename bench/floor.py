@@ -61,11 +61,13 @@ async def handler(ws) -> None:
 
 
 async def main(port: int | None, fd: int | None) -> None:
+    # a listen backlog as deep as the bench's own socket's: a join storm must not overflow it
+    options = dict(compression=None, ping_interval=None, backlog=2048)
     if fd is not None:
         sock = socket.socket(fileno=fd)  # the family and type are read from the socket
-        server = serve(handler, sock=sock, compression=None, ping_interval=None)
+        server = serve(handler, sock=sock, **options)
     else:
-        server = serve(handler, "127.0.0.1", port, compression=None, ping_interval=None)
+        server = serve(handler, "127.0.0.1", port, **options)
     async with server as s:
         await s.serve_forever()
 

@@ -171,12 +171,13 @@ class FdProcess(Process):
 class AppStack:
     """The web server process(es), the relay and, for the floor arm, the raw broadcast server.
 
-    Several web processes (``web_procs``) share one port. The Procfile's line gets
+    The Procfile's line binds its own port, and for several web processes (``web_procs``) gets
     WEB_CONCURRENCY (its server runs and spreads the workers itself, as ``make run`` would).
-    The bench's own daphne and uvicorn lines share it the server-agnostic way: the bench binds
-    the listening socket and every process accepts on it (``--fd``, ``share="fd"``), or each
-    gets its own SO_REUSEPORT socket on that port (``share="reuseport"``: the kernel spreads
-    the connections evenly).
+    The bench's own daphne and uvicorn lines get a listening socket the bench binds (backlog
+    2048 for both: Twisted's own is 50, too shallow for a join storm), the server-agnostic way
+    for several: every process accepts on the one socket (``--fd``, ``share="fd"``), or each
+    on its own SO_REUSEPORT socket on that port (``share="reuseport"``: the kernel spreads the
+    connections evenly).
     """
 
     def __init__(
@@ -194,7 +195,7 @@ class AppStack:
         self.server, self.layer, self.web_procs, self.share = server, layer, web_procs, share
         child = {**os.environ, **env, "CHANNEL_LAYER_BACKEND": layer}
         self.sockets: list[socket.socket] = []
-        if web_procs == 1 or server == "procfile":
+        if server == "procfile":
             if web_procs > 1 and "WEB_CONCURRENCY" not in procfile.declared()["web"]:
                 raise SystemExit(
                     "the Procfile's web line runs one process (no WEB_CONCURRENCY): "
