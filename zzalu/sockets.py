@@ -290,6 +290,14 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
 
     # --- frames out --------------------------------------------------------------------------
 
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        """A frame for a client that has just gone is dropped: Uvicorn raises ClientDisconnected
+        (an OSError), and the disconnect handler that follows cleans up."""
+        try:
+            await super().send(text_data, bytes_data, close)
+        except OSError:
+            self._closing = True
+
     async def send_envelope(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=envelope.encode_text(frame))
 
