@@ -321,6 +321,12 @@ class LoadGen:
         await sleep_until(t0 + (n_warm + n_meas) / rate)
         if self.config["sender"]:
             await jobs[0]
+            if step.expected is None:  # a storm: it knows when each message went out now
+                step.expected = count_expected(
+                    step.send_times, n_warm, self.connected_at, self.socket_room, len(self.rooms)
+                )
+                if step.unique >= step.expected:
+                    step.all_in.set()
         sent_done = monotonic()
         step.deadline = sent_done + spec["drain"]
         try:
@@ -409,6 +415,22 @@ class LoadGen:
         await asyncio.sleep(0.5)
 
 
+def count_expected(send_times, n_warm: int, connected_at, socket_room, n_rooms: int) -> int:
+    """(socket, measured message) pairs of one room where the socket was open when the message
+    went out (a message never sent counts as sent last)."""
+    import numpy as np
+
+    send_times = np.nan_to_num(np.asarray(send_times), nan=np.inf)
+    connected_at, socket_room = np.asarray(connected_at), np.asarray(socket_room)
+    msg_room = (n_warm + np.arange(len(send_times))) % n_rooms
+    expected = 0
+    for room in range(n_rooms):
+        sent = np.sort(send_times[msg_room == room])
+        opened = connected_at[socket_room == room]
+        expected += int((len(sent) - np.searchsorted(sent, opened, side="left")).sum())
+    return expected
+
+
 def merge(parts: list[dict], spec: dict, n_rooms: int) -> dict:
     """One step's figures from every load generator process's part (and its .npz)."""
     import numpy as np
@@ -423,17 +445,10 @@ def merge(parts: list[dict], spec: dict, n_rooms: int) -> dict:
 
     lat, lag, ack = cat("latencies"), cat("send_lag"), cat("ack")
     sender = next(a for a, p in zip(arrays, parts, strict=True) if p["sender"])
-    n_warm = parts[0]["n_warm"]
-    # expected: per room, (socket, measured message) pairs where the socket was open first
-    send_times = sender["send_times"]
-    msg_room = (n_warm + np.arange(len(send_times))) % n_rooms
     connected = np.concatenate([a["connected_at"] for a in arrays])
     socket_room = np.concatenate([a["socket_room"] for a in arrays])
-    expected = 0
-    for room in range(n_rooms):
-        sent = np.sort(np.nan_to_num(send_times[msg_room == room], nan=np.inf))
-        opened = connected[socket_room == room]
-        expected += int((len(sent) - np.searchsorted(sent, opened, side="left")).sum())
+    n_warm = parts[0]["n_warm"]
+    expected = count_expected(sender["send_times"], n_warm, connected, socket_room, n_rooms)
 
     def pct(values, q):
         return None if values is None else round(float(np.percentile(values, q)), 2)
