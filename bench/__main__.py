@@ -163,7 +163,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="before each arm's round, wait until the rest of the machine uses less "
         "than this many cores (the machine is shared; 0: don't wait)",
     )
-    p.add_argument("--quiet-wait", type=float, default=5.0, help="at most this many seconds")
+    p.add_argument("--quiet-wait", type=float, default=2.0, help="at most this many seconds")
     p.add_argument(
         "--noisy-repeats",
         type=int,
