@@ -146,7 +146,8 @@ def summarize(results: list[dict]) -> dict:
             ok = [rate for rate, r in by[(arm, rd)].items() if r["passed"]]
             return max(ok) if ok else 0.0
 
-        entry["best_rate"] = {arm: [best(arm, rd) for rd in rounds] for arm in ("kafka", "direct")}
+        arms = ["kafka", "direct"] + (["floor"] if any(a == "floor" for a, _ in by) else [])
+        entry["best_rate"] = {arm: [best(arm, rd) for rd in rounds] for arm in arms}
         entry["best_rate_ratio"] = [_ratio(best("kafka", rd), best("direct", rd)) for rd in rounds]
         # the p99 target: at half the direct arm's best rate (the highest tested rate <= half)
         half = []
@@ -173,7 +174,7 @@ def summarize(results: list[dict]) -> dict:
         entry["half_rate_p99"] = half
         for rate in rates:
             pr = {}
-            for arm in ("kafka", "direct"):
+            for arm in ("kafka", "direct", "floor"):
                 arm_rows = [by[(arm, rd)][rate] for rd in rounds if rate in by[(arm, rd)]]
                 if not arm_rows:
                     continue
@@ -279,8 +280,8 @@ def print_summary(results: list[dict], args) -> dict:
         print(f"\n-- {name}")
         print(
             f"   best sustainable rate (0 loss, p99 < {args.p99_limit:g} ms): "
-            f"kafka {e['best_rate']['kafka']}, direct {e['best_rate']['direct']}; "
-            f"ratio {_span(e['best_rate_ratio'])}"
+            + ", ".join(f"{arm} {rates}" for arm, rates in e["best_rate"].items())
+            + f"; kafka/direct {_span(e['best_rate_ratio'])}"
         )
         for h in e["half_rate_p99"]:
             print(

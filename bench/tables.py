@@ -61,9 +61,9 @@ def ratios_table(results: list[dict]) -> str:
     lines = []
     for name, e in summarize(results).items():
         lines.append(
-            f"\n**{name}** - best sustainable rate (msg/s, per round): kafka "
-            f"{e['best_rate']['kafka']}, direct {e['best_rate']['direct']}; "
-            f"kafka/direct {_span(e['best_rate_ratio'])}"
+            f"\n**{name}** - best sustainable rate (msg/s, per round): "
+            + ", ".join(f"{arm} {rates}" for arm, rates in e["best_rate"].items())
+            + f"; kafka/direct {_span(e['best_rate_ratio'])}"
         )
         for h in e["half_rate_p99"]:
             lines.append(
