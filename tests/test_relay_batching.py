@@ -1,5 +1,6 @@
-"""The relay's poll gathers a batch: once a record is here, what else arrives within
-RELAY_BATCH_LINGER_MS joins it, and the poll never waits longer than that for more.
+"""The relay's poll gathers a batch: while records keep coming, what arrives within
+RELAY_BATCH_LINGER_MS of a batch's first record joins it, and the poll never waits longer than
+that for more; a record after a quiet spell goes at once.
 
 A fake librdkafka consumer stands in for the broker in the first tests (records arrive at set
 times; ``consume`` waits as librdkafka's does: until it has what was asked for, or the timeout
@@ -103,32 +104,45 @@ def timed_poll(consumer, **kwargs):
 
 
 def test_records_arriving_within_the_linger_join_the_batch(arriving, settings):
-    consumer = arriving([0.0, 0.03, 0.06, 0.5], linger_ms=150, settings=settings)
+    consumer = arriving([0.0, 0.02, 0.05, 0.08, 0.6], linger_ms=150, settings=settings)
+    assert offsets(consumer.poll(timeout_ms=250)) == [0]  # the first after a quiet spell
     polled, took = timed_poll(consumer, timeout_ms=250)
-    assert offsets(polled) == [0, 1, 2]
-    assert took < 0.4  # the linger, not the next record's arrival
+    assert offsets(polled) == [1, 2, 3]
+    assert took < 0.45  # the linger, not the next record's arrival
 
 
 def test_the_poll_never_waits_longer_than_the_linger(arriving, settings):
-    consumer = arriving([0.0, 1.0], linger_ms=50, settings=settings)
+    consumer = arriving([0.0, 0.01, 1.0], linger_ms=50, settings=settings)
+    consumer.poll(timeout_ms=250)
     polled, took = timed_poll(consumer, timeout_ms=250)
-    assert offsets(polled) == [0]
-    assert 0.04 <= took < 0.3
+    assert offsets(polled) == [1]
+    assert 0.05 <= took < 0.35
+
+
+def test_a_record_after_a_quiet_spell_goes_at_once(arriving, settings):
+    consumer = arriving([0.0, 0.5, 0.55], linger_ms=100, settings=settings)
+    consumer.poll(timeout_ms=250)
+    polled, took = timed_poll(consumer, timeout_ms=1000)
+    assert offsets(polled) == [1]  # 0.5 s after the last batch: no linger
+    assert took < 0.54
+    assert offsets(consumer.poll(timeout_ms=250)) == [2]
 
 
 def test_a_full_batch_goes_at_once(arriving, settings):
     consumer = arriving([0.0] * 10, linger_ms=2000, settings=settings)
+    assert offsets(consumer.poll(timeout_ms=250, max_records=3)) == [0, 1, 2]
     polled, took = timed_poll(consumer, timeout_ms=250, max_records=5)
-    assert offsets(polled) == [0, 1, 2, 3, 4]
+    assert offsets(polled) == [3, 4, 5, 6, 7]
     assert took < 1.0  # not the 2 s linger
-    assert offsets(consumer.poll(timeout_ms=250, max_records=5)) == [5, 6, 7, 8, 9]
 
 
 def test_without_linger_a_batch_is_what_is_already_here(arriving, settings):
-    consumer = arriving([0.0, 0.0, 0.1], linger_ms=0, settings=settings)
+    consumer = arriving([0.0, 0.0, 0.01, 0.3], linger_ms=0, settings=settings)
+    assert offsets(consumer.poll(timeout_ms=250)) == [0, 1]
+    time.sleep(0.015)
     polled, took = timed_poll(consumer, timeout_ms=250)
-    assert offsets(polled) == [0, 1]
-    assert took < 0.08
+    assert offsets(polled) == [2]
+    assert took < 0.05
 
 
 def test_the_linger_gathers_records_from_the_real_broker(real_services, settings):
@@ -138,13 +152,20 @@ def test_the_linger_gathers_records_from_the_real_broker(real_services, settings
     consumer = RelayConsumer(
         [topic], **{"group.id": f"test-linger-{uuid.uuid4().hex}", "auto.offset.reset": "latest"}
     )
+    key = f"linger-{uuid.uuid4().hex}"
+
+    def mine(polled) -> list[bytes]:
+        return [r.value for records in polled.values() for r in records if r.key == key.encode()]
+
     try:
         deadline = time.monotonic() + 30
         while not consumer.assigned() and time.monotonic() < deadline:
             consumer.poll(timeout_ms=100)
         assert consumer.assigned()
         consumer.poll(timeout_ms=500)  # positions settle at the end of the log
-        key = f"linger-{uuid.uuid4().hex}"
+        produce_sync(topic, key, b'{"n": 0}')
+        while not mine(consumer.poll(timeout_ms=100)):  # a batch: records are coming now
+            assert time.monotonic() < deadline
 
         def send_two():
             produce_sync(topic, key, b'{"n": 1}')
@@ -155,8 +176,7 @@ def test_the_linger_gathers_records_from_the_real_broker(real_services, settings
         sender.start()
         polled, took = timed_poll(consumer, timeout_ms=5000)
         sender.join()
-        mine = [r.value for records in polled.values() for r in records if r.key == key.encode()]
-        assert mine == [b'{"n": 1}', b'{"n": 2}']
+        assert mine(polled) == [b'{"n": 1}', b'{"n": 2}']
         assert took < 5.0
     finally:
         consumer.close()

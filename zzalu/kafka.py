@@ -225,6 +225,11 @@ async def produce(topic: str, key: str, value: bytes) -> asyncio.Future:
 # --- the relay's consumer ---------------------------------------------------------------------
 
 
+# The relay lingers for more records only while the previous batch is at most this many
+# lingers old: records coming at least one per BUSY_LINGERS lingers (25 a second for 10 ms).
+BUSY_LINGERS = 4
+
+
 class RelayConsumer:
     """A consumer-group member with manual commits, returning batches grouped by partition."""
 
@@ -260,18 +265,28 @@ class RelayConsumer:
         self._commit_every = settings.KAFKA_RELAY_COMMIT_INTERVAL_MS / 1000
         self._committed_at = 0.0
         self._linger = settings.RELAY_BATCH_LINGER_MS / 1000
+        self._returned_at = -1.0  # when the last poll that found records returned
 
     def poll(
         self, timeout_ms: int = 250, max_records: int = 500
     ) -> dict[tuple[str, int], list[Record]]:
-        """Wait up to ``timeout_ms`` for a record, then gather what else arrives within the
-        linger (RELAY_BATCH_LINGER_MS), or until ``max_records`` are here: a batch pays its
-        round trips once for all its records, and a record waits the linger at most."""
+        """Wait up to ``timeout_ms`` for a record, then take what else is here, up to
+        ``max_records``.
+
+        While records keep coming (the previous batch was polled less than BUSY_LINGERS
+        lingers ago), the batch also gathers what arrives within RELAY_BATCH_LINGER_MS: each
+        batch costs its round trips whatever it holds, so it pays them once for several
+        records, and a record waits the linger at most. A record after a quiet spell goes at
+        once: there, waiting would gather nothing and only delay it.
+        """
         first = self._consumer.poll(timeout_ms / 1000)
         if first is None:
             return {}
+        busy = time.monotonic() - self._returned_at < BUSY_LINGERS * self._linger
+        linger = self._linger if busy else 0
+        rest = self._consumer.consume(max_records - 1, linger) if max_records > 1 else []
+        self._returned_at = time.monotonic()
         batches: dict[tuple[str, int], list[Record]] = {}
-        rest = self._consumer.consume(max_records - 1, self._linger) if max_records > 1 else []
         for message in [first, *rest]:
             if message.error():
                 if message.error().code() != KafkaError._PARTITION_EOF:
