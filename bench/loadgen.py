@@ -358,13 +358,15 @@ class LoadGen:
             socket_room=np.array(self.socket_room, dtype=np.int32),
             handshakes=np.frombuffer(self.handshakes),
         )
-        presence_max = 0
+        presence_max, presence_gap = 0, INF
         bins: Counter = Counter()
         for times in step.presence.values():
             t = np.frombuffer(times)
             if len(t):  # the most frames this socket got in any one second
                 in_1s = np.searchsorted(t, t + 1.0) - np.arange(len(t))
                 presence_max = max(presence_max, int(in_1s.max()))
+            if len(t) > 1:  # and the shortest time between two (jitter or a burst?)
+                presence_gap = min(presence_gap, float(np.diff(t).min()))
             bins.update(np.floor(t - step.measure_from).astype(int).tolist())
         accepted = [at for at in self.connected_at[len(self.config["sockets"]) :] if at < INF]
         return {
@@ -384,6 +386,7 @@ class LoadGen:
             "closed": self.closed,
             "presence_frames": sum(len(t) for t in step.presence.values()),
             "presence_max_1s": presence_max,
+            "presence_min_gap": presence_gap,
             "presence_per_s": {int(k): v for k, v in bins.items()},
             "storm_connected": len(accepted),
             "storm_failed": self.storm_failed,
@@ -502,6 +505,9 @@ def merge(parts: list[dict], spec: dict, n_rooms: int) -> dict:
         "closed_sockets": sum(p["closed"] for p in parts),
         "presence_frames": sum(p["presence_frames"] for p in parts),
         "presence_max_1s": max(p["presence_max_1s"] for p in parts),
+        "presence_min_gap_ms": (
+            None if (gap := min(p["presence_min_gap"] for p in parts)) == INF else round(gap * 1e3)
+        ),
         "latency_cdf_ms": cdf,
     }
     if spec.get("storm"):

@@ -76,7 +76,8 @@ def print_row(r: dict) -> None:
             f"accepted {s['connect_span_s']} s after the first join (handshake p50 "
             f"{s['handshake_p50_ms']} / p99 {s['handshake_p99_ms']} ms); room.presence: "
             f"{r['presence_frames']} frames, at most {r['presence_max_1s']} to one socket in "
-            f"one second; {r['before_join']} chat frames sent before their socket joined",
+            f"one second (the shortest gap between two: {r.get('presence_min_gap_ms')} ms); "
+            f"{r['before_join']} chat frames sent before their socket joined",
             flush=True,
         )
 
@@ -242,6 +243,7 @@ def join_storm(results: list[dict]) -> dict:
             "lost": [r["lost"] for r in rows],
             "p99_ms": [r["p99_ms"] for r in rows],
             "presence_max_per_socket_s": [r["presence_max_1s"] for r in rows],
+            "presence_min_gap_ms": [r.get("presence_min_gap_ms") for r in rows],
             "presence_frames": [r["presence_frames"] for r in rows],
             "web_cpu_s": [r["cpu_s"].get("web") for r in rows],
         }
@@ -270,8 +272,9 @@ def print_summary(results: list[dict], args) -> dict:
                 f"   {name}: joined {e['joined']}, the last accepted after "
                 f"{e['last_accepted_s']} s; "
                 f"lost {e['lost']}; chat p99 {e['p99_ms']} ms; room.presence at most "
-                f"{e['presence_max_per_socket_s']} per socket-second, {e['presence_frames']} "
-                f"frames in all; web CPU-s {e['web_cpu_s']}"
+                f"{e['presence_max_per_socket_s']} per socket-second (shortest gap "
+                f"{e['presence_min_gap_ms']} ms), {e['presence_frames']} frames in all; "
+                f"web CPU-s {e['web_cpu_s']}"
             )
     if not summary:
         return {"big_room": big, "join_storm": storm}

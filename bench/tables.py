@@ -108,14 +108,16 @@ def big_table(results: list[dict]) -> str:
 def storm_table(results: list[dict]) -> str:
     lines = [
         "| join storm | joined | last accepted (s) | lost | chat p99 ms "
-        "| room.presence max / socket-second | room.presence frames | web CPU-s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| room.presence max / socket-second | shortest gap ms | room.presence frames "
+        "| web CPU-s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, e in join_storm(results).items():
         lines.append(
             f"| {name} | {', '.join(e['joined'])} | {_span(e['last_accepted_s'], 1)} "
             f"| {', '.join(map(str, e['lost']))} | {_span(e['p99_ms'], 1)} "
             f"| {', '.join(map(str, e['presence_max_per_socket_s']))} "
+            f"| {', '.join(map(str, e['presence_min_gap_ms']))} "
             f"| {', '.join(map(str, e['presence_frames']))} | {_span(e['web_cpu_s'], 1)} |"
         )
     return "\n".join(lines)
