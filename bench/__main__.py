@@ -132,7 +132,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--storm-connect-limit",
         type=float,
         default=15.0,
-        help="storm: s from the first join until all accepted (a socket gives up 5 s later)",
+        help="storm: s from the first join until all accepted (a socket gives up 3 s later)",
     )
     p.add_argument(
         "--join-quiet-limit",
@@ -413,7 +413,7 @@ class Bench:
             if storm:
                 config["storm"] = {
                     "seconds": a.storm_seconds,
-                    "give_up": a.storm_connect_limit + 5,
+                    "give_up": a.storm_connect_limit + 3,
                     "total": len(storm),
                     "sockets": [[g, 0, url] for g, (_, url) in enumerate(storm) if g % n == shard],
                 }
