@@ -9,7 +9,12 @@ Scenarios:
   storm  a join storm: a room carries 10 msg/s from 5 sockets while 2,000 more join, evenly
          over 10 s: every message to every socket open when it was sent, chat p99, the time
          until the last socket was accepted, room.presence frames per socket per second;
-  ``--server daphne,uvicorn`` runs them served by each; ``--web-procs N`` by N processes.
+  served by the Procfile's web line as ``make run`` serves it (``--server procfile``) or by the
+  bench's own ``daphne`` / ``uvicorn`` lines; ``--web-procs N``: N web processes on one port.
+
+The defaults are ``make bench``'s short run: a at 100 msg/s (kafka, direct, floor), big and
+storm (kafka, floor), one round. The load generator is bench/loadgen.py (picows clients;
+``--loadgen-procs`` to spread them over processes).
 
 Arms, run in alternating rounds:
   kafka   the real pipeline: /ws/rooms/<id>/ -> Kafka -> relay -> channel layer -> sockets
