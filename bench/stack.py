@@ -242,10 +242,14 @@ class AppStack:
         for proc in self.processes:
             proc.start()
         deadline = time.monotonic() + 60
-        while not self._ready():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"web server not ready:\n{self.web.log_tail()}")
-            time.sleep(0.2)
+        try:
+            while not self._ready():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"web server not ready:\n{self.web.log_tail()}")
+                time.sleep(0.2)
+        except BaseException:
+            self.stop()  # nothing left running behind a failed start
+            raise
         return self
 
     def _ready(self) -> bool:
