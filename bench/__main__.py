@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -684,6 +685,8 @@ def ensure_requirements() -> None:
 
 
 def main(argv=None) -> None:
+    # SIGTERM (e.g. timeout) unwinds like Ctrl-C: the servers are stopped, the run cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args(argv)
     ensure_requirements()
     Bench(args).run()
