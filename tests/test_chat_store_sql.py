@@ -1,0 +1,116 @@
+"""The relay's batch statements, written as SQL in chat.services: what they store reads back
+through the ORM as the ORM would have stored it, the rooms move in one UPDATE, and on
+PostgreSQL the rooms are held FOR NO KEY UPDATE (members joining them need not wait)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from chat import events
+from chat.models import ChatMessage, ChatRoom
+from chat.services import IncomingMessage, _rooms_lock, message_store_batch, room_join
+
+from .conftest import make_room, make_user
+
+
+def incoming(room, sender, body: str, *, reply_to: str | None = None, offset: int = 0):
+    event_id = str(uuid.uuid4())
+    record = events.message_record(
+        event_id=event_id,
+        room_id=room.pk,
+        sender=sender.public_profile,
+        body=body,
+        gif_url="https://media.test/a.gif" if not reply_to else None,
+        client_msg_id=f"c-{uuid.uuid4().hex}",
+        sent_at=datetime(2026, 5, 1, 12, 30, 15, 123000, tzinfo=UTC),
+        reply_to=reply_to,
+    )
+    return IncomingMessage(record, 3, offset)
+
+
+@pytest.mark.django_db
+def test_a_stored_batch_reads_back_as_the_orm_would_have_stored_it():
+    room, alice, bob = make_room(), make_user(nickname="앨리스"), make_user(nickname="밥")
+    room_join(room_id=room.pk, user=bob)
+    first = incoming(room, alice, "@밥 안녕하세요", offset=7)
+    reply = incoming(room, bob, "네 안녕하세요", reply_to=first.record["event_id"], offset=8)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+
+    stored = message_store_batch(items=[first, reply])
+
+    assert [(m.seq, m._state.adding) for m in stored] == [(1, False), (2, False)]
+    for message in stored:
+        again = ChatMessage.objects.get(pk=message.pk)  # the id the INSERT returned is its own
+        assert str(again.event_id) == str(message.event_id)
+        assert again.stored_at >= before
+    original = ChatMessage.objects.get(pk=stored[0].pk)
+    assert (original.room_id, original.sender_id, original.sender_nickname) == (
+        room.pk,
+        alice.pk,
+        "앨리스",
+    )
+    assert original.body == "@밥 안녕하세요" and original.gif_url == "https://media.test/a.gif"
+    assert original.sent_at == datetime(2026, 5, 1, 12, 30, 15, 123000, tzinfo=UTC)
+    assert (original.kafka_partition, original.kafka_offset) == (3, 7)
+    assert original.kind == ChatMessage.Kind.TALK and not original.is_deleted
+    assert [m["id"] for m in original.mentions] == [bob.pk]  # linked after the INSERT, by id
+    assert ChatMessage.objects.get(pk=stored[1].pk).reply_to_id == original.pk
+
+
+@pytest.mark.django_db
+def test_every_room_of_a_batch_moves_in_one_update():
+    rooms, sender = [make_room(), make_room(), make_room()], make_user()
+    ChatRoom.objects.filter(pk=rooms[2].pk).update(last_seq=41)
+    items = [incoming(rooms[n % 3], sender, f"m{n}", offset=n) for n in range(7)]
+
+    with CaptureQueriesContext(connection) as queries:
+        stored = message_store_batch(items=items)
+
+    assert [(m.room_id, m.seq) for m in stored] == [
+        (rooms[0].pk, 1), (rooms[0].pk, 2), (rooms[0].pk, 3),
+        (rooms[1].pk, 1), (rooms[1].pk, 2),
+        (rooms[2].pk, 42), (rooms[2].pk, 43),
+    ]  # fmt: skip
+    assert {r.pk: r.last_seq for r in ChatRoom.objects.filter(pk__in=[r.pk for r in rooms])} == {
+        rooms[0].pk: 3,
+        rooms[1].pk: 2,
+        rooms[2].pk: 43,
+    }
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements.count("INSERT") == 1 and statements.count("UPDATE") == 1, statements
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_holds_its_rooms_for_no_key_update():
+    room = make_room()
+    db = connection.settings_dict
+    other = psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+    )
+    try:
+        with transaction.atomic():
+            assert _rooms_lock([room.pk]) == {room.pk: 0}
+            with other.cursor() as cursor:  # a member joining: the FK check's lock
+                cursor.execute(
+                    "SELECT 1 FROM chat_chatroom WHERE id = %s FOR KEY SHARE NOWAIT", [room.pk]
+                )
+                other.rollback()
+                with pytest.raises(psycopg.errors.LockNotAvailable):  # another batch waits
+                    cursor.execute(
+                        "SELECT 1 FROM chat_chatroom WHERE id = %s FOR NO KEY UPDATE NOWAIT",
+                        [room.pk],
+                    )
+                other.rollback()
+    finally:
+        other.close()
