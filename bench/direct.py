@@ -14,11 +14,11 @@ arms never share a group.
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import path
+
+from .frames import message_frame
 
 
 def direct_group(room_id: int) -> str:
@@ -46,18 +46,7 @@ class DirectChatConsumer(AsyncWebsocketConsumer):
         sender = user.public_profile if user is not None and user.is_authenticated else None
         await self.channel_layer.group_send(
             self.group,
-            {
-                "type": "chat.message",
-                "event_id": str(uuid.uuid4()),
-                "room_id": self.room_id,
-                "seq": None,
-                "kind": "TALK",
-                "sender": sender,
-                "body": data.get("body") or "",
-                "gif_url": data.get("gif_url"),
-                "client_msg_id": data.get("client_msg_id"),
-                "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            },
+            message_frame(room_id=self.room_id, sender=sender, send=data),
         )
 
     async def chat_message(self, event):

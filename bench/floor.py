@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
 
 import orjson
 from websockets import ConnectionClosed, broadcast
 from websockets.asyncio.server import serve
+
+from .frames import message_frame
 
 rooms: defaultdict[int, set] = defaultdict(set)
 
@@ -41,18 +41,7 @@ async def handler(ws) -> None:
                 continue
             if not isinstance(data, dict) or data.get("type") != "chat.send":
                 continue
-            frame = {
-                "type": "chat.message",
-                "event_id": str(uuid.uuid4()),
-                "room_id": room_id,
-                "seq": None,
-                "kind": "TALK",
-                "sender": None,
-                "body": data.get("body") or "",
-                "gif_url": data.get("gif_url"),
-                "client_msg_id": data.get("client_msg_id"),
-                "sent_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            }
+            frame = message_frame(room_id=room_id, sender=None, send=data)
             broadcast(members, orjson.dumps(frame).decode())
     except ConnectionClosed:
         pass
