@@ -420,7 +420,7 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
     with ``strict=False`` (rebuilding history) such rooms are skipped and such senders kept
     as their snapshot. Returns every stored message of the batch, by room then seq.
 
-    Whatever the batch holds, it costs five statements (see ``_stored_event_ids``): which are
+    Whatever the batch holds, it costs five statements (written as SQL, below): which are
     stored already, lock the rooms, which senders exist, one INSERT, one UPDATE of last_seq.
     """
     by_id: dict[str, IncomingMessage] = {}
@@ -468,7 +468,7 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
 
 # The statements every relay batch runs, however few records it holds, written as SQL: the ORM
 # spends 0.3-0.9 ms of CPU building each query (far more than SQLite or PostgreSQL spend
-# running it), which was most of the relay's 3-6 ms per message at ordinary rates
+# running it), which was most of the relay's 5-7 ms per message at 100 msg/s
 # (docs/decisions/0015). Values go through each field's get_db_prep_value/save, as the ORM's.
 # `db` is the connection itself: each attribute read through django.db.connection (a proxy)
 # costs a context-local lookup, and preparing a row reads it once per field.
@@ -521,9 +521,9 @@ def _users_known(user_ids: set[int | None]) -> set[int]:
 def _messages_insert(messages: list[ChatMessage]) -> None:
     """INSERT the messages (a statement per as many rows as the database takes), setting their
     ids as bulk_create would."""
-    db = connections[DEFAULT_DB_ALIAS]
     if not messages:
         return
+    db = connections[DEFAULT_DB_ALIAS]
     if not db.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
         ChatMessage.objects.bulk_create(messages)
         return
