@@ -2,9 +2,12 @@
 
 Delivery to the socket is gap-free by itself. The channel layer is at-most-once, so the socket
 remembers the last ``seq`` it sent; a group message that skips ahead makes it fetch the missing
-range from the database first, and every heartbeat checks the room's tail the same way. That
-one rule covers a relay crash between storing and announcing, a Redis restart and a lost
-group membership.
+range from the database first, and every heartbeat fills up to the room's tail as the previous
+beat saw it (what is newer is usually still on its way). That one rule covers a relay crash
+between storing and announcing, a Redis restart and a lost group membership.
+
+Group messages reach the socket through its web process's fan-out (zzalu.fanout: one
+subscription per room per process), which calls ``chat_frames`` and ``room_frame`` directly.
 
 A socket replays at most CHAT_CATCH_UP_LIMIT missed messages: when more are missing it sends
 ``chat.gap`` and then the newest ones (the page offers the older ones from the history API).
