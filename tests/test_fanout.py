@@ -109,3 +109,44 @@ def test_presence_is_coalesced_to_one_frame_per_interval(monkeypatch):
         assert socket.got[-1] == "plain"  # the rest are never held
 
     asyncio.run(scenario())
+
+
+class SlowLayer(Layer):
+    """Its subscriptions take a moment, and may be refused (Redis down)."""
+
+    def __init__(self, *, refuse: bool = False):
+        super().__init__()
+        self.refuse = refuse
+
+    async def group_add(self, group, channel):
+        await asyncio.sleep(0.05)
+        if self.refuse:
+            raise ConnectionError("Redis is away")
+        await super().group_add(group, channel)
+
+
+def test_a_refused_subscription_fails_every_socket_waiting_for_it():
+    async def scenario():
+        hub = Fanout(SlowLayer(refuse=True))
+        first, second = Socket(), Socket()
+        results = await asyncio.gather(
+            hub.join("room.1", first), hub.join("room.1", second), return_exceptions=True
+        )
+        assert [type(r) for r in results] == [ConnectionError, ConnectionError]
+        assert hub.groups == {}
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+def test_a_room_left_while_its_subscription_was_on_its_way_is_dropped():
+    async def scenario():
+        layer = SlowLayer()
+        hub = Fanout(layer)
+        socket = Socket()
+        joining = asyncio.ensure_future(hub.join("room.1", socket))
+        await asyncio.sleep(0)
+        await hub.leave("room.1", socket)  # the socket closed during its opening
+        await joining
+        assert hub.groups == {} and layer.groups["room.1"] == set()
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))

@@ -48,7 +48,8 @@ class _Group:
         self.members: dict[Any, None] = {}  # insertion-ordered set
         self.channel: str | None = None
         self.reader: asyncio.Task | None = None
-        self.ready = asyncio.Event()  # set once the layer holds the subscription
+        # Done once the layer holds the subscription (or with the error that refused it).
+        self.joined: asyncio.Future = asyncio.get_running_loop().create_future()
         self.next_coalesced = 0.0  # loop time from which a coalesced message goes at once
         self.held: dict[str, Any] | None = None  # the coalesced message waiting for its turn
 
@@ -72,32 +73,40 @@ class Fanout:
         """Add ``member`` to the group; once this returns, it gets every later message.
         Raises what the layer raises (Redis down) with ``member`` left out."""
         group = self.groups.get(name)
-        if group is None:
-            group = self.groups[name] = _Group(name)
+        if group is not None:
             group.members[member] = None
             try:
-                group.channel = await self.layer.new_channel(prefix="fanout.")
-                await self.layer.group_add(name, group.channel)
+                await asyncio.shield(group.joined)  # the first member's join may be on its way
             except BaseException:
-                self._forget(group)
+                group.members.pop(member, None)
                 raise
-            group.reader = asyncio.ensure_future(self._read(group))
-            group.ready.set()
             return
+        group = self.groups[name] = _Group(name)
         group.members[member] = None
-        await group.ready.wait()  # the first member's join is still on its way
+        try:
+            group.channel = await self.layer.new_channel(prefix="fanout.")
+            await self.layer.group_add(name, group.channel)
+        except BaseException as exc:
+            self._forget(group)
+            group.joined.set_exception(exc)
+            group.joined.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        group.reader = asyncio.ensure_future(self._read(group))
+        group.joined.set_result(None)
+        if not group.members:  # everyone left while the subscription was on its way
+            await self._drop(group)
 
     async def leave(self, name: str, member: Any) -> None:
         group = self.groups.get(name)
-        if group is None or group.members.pop(member, 0) == 0:
+        if group is None or member not in group.members:
             return
-        if not group.members and group.ready.is_set():
-            self._forget(group)
-            await self.layer.group_discard(name, group.channel)
+        del group.members[member]
+        if not group.members and group.joined.done() and not group.joined.exception():
+            await self._drop(group)
 
-    def members(self, name: str) -> list[Any]:
-        group = self.groups.get(name)
-        return list(group.members) if group is not None else []
+    async def _drop(self, group: _Group) -> None:
+        self._forget(group)
+        await self.layer.group_discard(group.name, group.channel)
 
     async def refresh(self, now: float) -> None:
         """Re-join every group of this process (idempotent); at most every REFRESH_SECONDS."""
@@ -105,7 +114,7 @@ class Fanout:
             return
         self._refreshed = now
         for group in list(self.groups.values()):
-            if group.ready.is_set():
+            if group.joined.done():
                 await self.layer.group_add(group.name, group.channel)
 
     def _forget(self, group: _Group) -> None:
