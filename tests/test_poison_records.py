@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 from redis import RedisError
 
 from chat import events
@@ -966,13 +967,15 @@ def test_metrics_scrape_from_web_and_relay_and_the_relay_counters_move(live, for
 
 @pytest.mark.postgres  # a row lock holds one room only; SQLite's lock would hold every write
 def test_the_relay_lag_grows_behind_a_waiting_batch_and_comes_back_to_zero(live, foreign):
-    """A relay of a group of its own reads the topics from the start, one record per poll, and
+    """A relay of a group of its own, starting at the log's end, reads one record per poll and
     waits on a room whose row the test holds: what is behind that record is its lag."""
     room, member, port = make_room(), make_user(), free_port()
-    topic = topic_name("chat")
+    topic, group = topic_name("chat"), f"{settings.KAFKA_RELAY_GROUP}.lag.{uuid.uuid4().hex[:8]}"
+    # From the start it would replay, one per poll, everything the suite wrote before this test.
+    start_group_at_the_end(group)
     lagging = Worker(
         "relay-lag", "relay", "--max-batch", "1",
-        RELAY_METRICS_PORT=str(port), KAFKA_RELAY_GROUP=f"{settings.KAFKA_RELAY_GROUP}.lag",
+        RELAY_METRICS_PORT=str(port), KAFKA_RELAY_GROUP=group,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/metrics"
     try:
@@ -992,6 +995,23 @@ def test_the_relay_lag_grows_behind_a_waiting_batch_and_comes_back_to_zero(live,
     finally:
         lagging.stop()
     assert ChatMessage.objects.filter(room=room).count() == 20
+
+
+def start_group_at_the_end(group: str) -> None:
+    """Commit, for consumer group ``group``, the current end of every partition the relay reads."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, group_id=group, enable_auto_commit=False
+    )
+    try:
+        partitions = [
+            TopicPartition(kind["name"], p)
+            for kind in settings.KAFKA_TOPICS.values()
+            for p in consumer.partitions_for_topic(kind["name"]) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+    finally:
+        consumer.close()
 
 
 def readyz(web) -> tuple[int, dict]:
