@@ -41,12 +41,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError
 from redis import RedisError
 
 from zzalu import envelope, metrics
-from zzalu.fanout import fanout
+from zzalu.fanout import FANOUT_ONLY, fanout
+from zzalu.gathered import gathered
 from zzalu.kafka import KafkaRejected, KafkaUnavailable
 from zzalu.sockets import (
     CLOSE_FORBIDDEN,
@@ -61,7 +63,7 @@ from .changes import CLIENT_TYPES, chat_change_submit, event_id_clean
 from .moderation import (
     moderation_submit,
     report_create,
-    room_enter,
+    rooms_enter,
     slow_mode_take,
     standing_of,
 )
@@ -73,6 +75,12 @@ logger = logging.getLogger(__name__)
 CATCH_UP_PAGE = 200
 READ_WRITE_SECONDS = 2.0  # a socket writes its member's read marker at most this often
 TYPING_SECONDS = 2.0  # a socket's typing reaches the room at most this often
+
+# The database trips of every socket: shared by the sockets of the process that make them
+# together (zzalu.gathered), so a crowd opening, or 2,000 sockets beating, queue no trips.
+_room_enter = gathered(rooms_enter)
+_log_between = gathered(selectors.logs_between)
+_room_tail = gathered(selectors.rooms_last_seq, 0.5)
 
 
 def _banned_reason(reason: str) -> str:
@@ -90,6 +98,7 @@ class ChatConsumer(EnvelopeConsumer):
     # Nothing here touches the database outside database_sync_to_async (which cleans up
     # connections itself), so sends and deliveries skip the per-event cleanup.
     fast_types = frozenset({"websocket.receive"})
+    channel_layer_alias = FANOUT_ONLY
     route = "rooms"
 
     async def open(self):
@@ -117,9 +126,7 @@ class ChatConsumer(EnvelopeConsumer):
             self.in_fanout = True
             # One trip to the database thread: the room and its tail, the member's standing,
             # joining it.
-            self.standing = await database_sync_to_async(room_enter)(
-                room_id=self.room_id, user=self.user
-            )
+            self.standing = await _room_enter((self.room_id, self.user))
             if self.standing is None:
                 await self.close_with(CLOSE_NOT_FOUND, "unknown room")
                 return
@@ -229,7 +236,7 @@ class ChatConsumer(EnvelopeConsumer):
             return  # heard from this socket less than TYPING_SECONDS ago, or muted
         self._typing_next = now + TYPING_SECONDS
         try:
-            await self.channel_layer.group_send(
+            await get_channel_layer().group_send(
                 self.group, events.frame_group_message(events.typing_frame(member))
             )
         except (RedisError, ConnectionError):  # best effort, like the indicator it drives
@@ -359,10 +366,8 @@ class ChatConsumer(EnvelopeConsumer):
             )
             self.last_seq = oldest_replayed - 1
         while self.last_seq < upto_seq:
-            page = await database_sync_to_async(selectors.log_between)(
-                room_id=self.room_id,
-                after_seq=self.last_seq,
-                upto_seq=min(upto_seq, self.last_seq + CATCH_UP_PAGE),
+            page = await _log_between(
+                (self.room_id, self.last_seq, min(upto_seq, self.last_seq + CATCH_UP_PAGE))
             )
             if not page:
                 return
@@ -388,7 +393,7 @@ class ChatConsumer(EnvelopeConsumer):
         )
         # Re-joining is idempotent and survives group expiry or a Redis restart.
         await fanout().refresh(asyncio.get_running_loop().time())
-        tail = await database_sync_to_async(selectors.room_last_seq)(room_id=self.room_id) or 0
+        tail = await _room_tail(self.room_id) or 0
         # Fill up to the tail the previous beat saw, not this one: in a busy room the newest
         # are usually still on their way, and reading them here would cost a page of the log
         # per socket per beat for frames that arrive anyway.
@@ -410,7 +415,7 @@ class ChatConsumer(EnvelopeConsumer):
             if change == "joined":
                 await self.send(text_data=message["frame"])
             try:
-                await self.channel_layer.group_send(events.watchers_group(self.room_id), message)
+                await get_channel_layer().group_send(events.watchers_group(self.room_id), message)
             except (RedisError, ConnectionError):
                 pass  # the lists' next heartbeat reads the count
             return
@@ -443,6 +448,7 @@ def _watched_ids(value: Any) -> list[int]:
 class RoomsWatchConsumer(EnvelopeConsumer):
     """``/ws/rooms/``: live counts (online, likes) of the rooms a list page shows."""
 
+    channel_layer_alias = FANOUT_ONLY
     route = "rooms-watch"
 
     async def open(self):

@@ -36,7 +36,7 @@ from zzalu.text import CLIENT_MSG_ID, NICKNAME, REASON, clean_input
 
 from . import events
 from .models import ChatMessage, ChatRoom, MessageReport, ModerationAction, RoomMember
-from .services import EVENT_NAMESPACE, Submitted, UnstorableRecord, room_join
+from .services import EVENT_NAMESPACE, Submitted, UnstorableRecord
 
 OWNER, MODERATOR, STAFF = "owner", "moderator", "staff"
 MAX_MUTE = timedelta(days=30)
@@ -251,18 +251,23 @@ class Standing:
 
 def standing_of(*, room_id: int, user) -> Standing | None:
     """None when there is no such room."""
-    room = (
-        ChatRoom.objects.filter(pk=room_id)
-        .values("owner_id", "slow_mode_seconds", "last_seq")
-        .first()
-    )
+    room = ChatRoom.objects.filter(pk=room_id).values(*_STANDING_ROOM).first()
     if room is None:
         return None
+    member = None
+    if user and user.is_authenticated:
+        member = RoomMember.objects.filter(room_id=room_id, user=user).first()
+    return _standing(room, user, member)
+
+
+_STANDING_ROOM = ("pk", "owner_id", "slow_mode_seconds", "last_seq")
+
+
+def _standing(room: dict, user, member: RoomMember | None) -> Standing:
     if not (user and user.is_authenticated):
         return Standing(
             user_id=None, slow_mode_seconds=room["slow_mode_seconds"], last_seq=room["last_seq"]
         )
-    member = RoomMember.objects.filter(room_id=room_id, user=user).first()
     return Standing(
         user_id=user.pk,
         exempt=is_staff(user)
@@ -276,13 +281,40 @@ def standing_of(*, room_id: int, user) -> Standing | None:
     )
 
 
+def rooms_enter(entries: list[tuple[int, Any]]) -> list[Standing | None]:
+    """Sockets opening, each (room id, user): each member's standing in the room (None: no
+    such room), and members not banned join it (opening a room while logged in joins it; a
+    new member starts with everything so far read). Three queries however many sockets open
+    together (zzalu.gathered): the rooms, their members, the new members' rows."""
+    room_ids = {room_id for room_id, _ in entries}
+    rooms = {r["pk"]: r for r in ChatRoom.objects.filter(pk__in=room_ids).values(*_STANDING_ROOM)}
+    user_ids = {user.pk for _, user in entries if user and user.is_authenticated}
+    members = {
+        (m.room_id, m.user_id): m
+        for m in RoomMember.objects.filter(room_id__in=list(rooms), user_id__in=user_ids)
+    }
+    standings: list[Standing | None] = []
+    joining: dict[tuple[int, int], RoomMember] = {}
+    for room_id, user in entries:
+        room = rooms.get(room_id)
+        if room is None:
+            standings.append(None)
+            continue
+        member = members.get((room_id, user.pk)) if user and user.is_authenticated else None
+        standing = _standing(room, user, member)
+        standings.append(standing)
+        if standing.user_id is not None and member is None:
+            joining[(room_id, user.pk)] = RoomMember(
+                room_id=room_id, user_id=user.pk, last_read_seq=room["last_seq"]
+            )
+    if joining:
+        RoomMember.objects.bulk_create(joining.values(), ignore_conflicts=True)
+    return standings
+
+
 def room_enter(*, room_id: int, user) -> Standing | None:
-    """A socket opening: the member's standing in the room (None: no such room), and a member
-    not banned joins it (opening a room while logged in joins it)."""
-    standing = standing_of(room_id=room_id, user=user)
-    if standing is not None and standing.user_id is not None and not standing.banned:
-        room_join(room_id=room_id, user=user)
-    return standing
+    """One socket opening (rooms_enter)."""
+    return rooms_enter([(room_id, user)])[0]
 
 
 async def slow_mode_take(*, room_id: int, standing: Standing) -> None:

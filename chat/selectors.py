@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
@@ -62,6 +63,12 @@ def room_exists(*, room_id: int) -> bool:
 
 def room_last_seq(*, room_id: int) -> int | None:
     return ChatRoom.objects.filter(pk=room_id).values_list("last_seq", flat=True).first()
+
+
+def rooms_last_seq(room_ids: list[int]) -> list[int | None]:
+    """room_last_seq of each room (None: no such room), one query for all."""
+    tails = dict(ChatRoom.objects.filter(pk__in=set(room_ids)).values_list("pk", "last_seq"))
+    return [tails.get(room_id) for room_id in room_ids]
 
 
 def room_online_counts(*, room_ids: list[int]) -> dict[int, int | None]:
@@ -195,6 +202,33 @@ def log_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[events.N
     entries += [events.Numbered.of_change(c) for c in changes]
     entries += [events.Numbered.of_action(a) for a in actions]
     return sorted(entries, key=lambda e: e.seq)
+
+
+SHARED_SPAN = 400  # the longest span of a room's log read once for several sockets
+
+
+def logs_between(ranges: list[tuple[int, int, int]]) -> list[list[events.Numbered]]:
+    """log_between of each (room_id, after_seq, upto_seq). Sockets opening together want about
+    the same part of their room's log: the span their ranges cover is read once when it is at
+    most SHARED_SPAN long, and each gets its slice."""
+    spans: dict[int, tuple[int, int]] = {}
+    for room_id, after_seq, upto_seq in ranges:
+        low, high = spans.get(room_id, (after_seq, upto_seq))
+        spans[room_id] = (min(low, after_seq), max(high, upto_seq))
+    shared = {
+        room_id: log_between(room_id=room_id, after_seq=low, upto_seq=high)
+        for room_id, (low, high) in spans.items()
+        if high - low <= SHARED_SPAN
+    }
+    seqs = {room_id: [entry.seq for entry in log] for room_id, log in shared.items()}
+    answers = []
+    for room_id, after_seq, upto_seq in ranges:
+        if room_id not in shared:
+            answers.append(log_between(room_id=room_id, after_seq=after_seq, upto_seq=upto_seq))
+            continue
+        at = seqs[room_id]
+        answers.append(shared[room_id][bisect_right(at, after_seq) : bisect_right(at, upto_seq)])
+    return answers
 
 
 def room_roster(*, room: ChatRoom, viewer) -> dict:

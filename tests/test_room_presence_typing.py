@@ -15,8 +15,10 @@ from kafka import KafkaConsumer
 from chat.models import RoomMember
 from chat.presence import online_count, room_presence
 from zzalu import envelope
+from zzalu.redis import get_redis
 
 from .conftest import make_room, make_user, store_messages
+from .ws import Socket
 
 pytestmark = pytest.mark.services
 
@@ -284,3 +286,26 @@ def test_a_crowd_joining_costs_each_socket_one_presence_frame_a_second(live):
     assert all(gap > 0.8 for gap in gaps), gaps  # one a second (allowing the reader's jitter)
     assert len(seen) < len(crowd) / 2, len(seen)
     assert seen[-1][1]["online"] == len(crowd) + 1
+
+
+def test_room_sockets_subscribe_no_channel_of_their_own(live):
+    """Their group messages come through the fan-out: opening a room (or the rooms list) adds
+    no Redis subscription per socket, only the process's one for the room."""
+
+    def subscribed(kind: str) -> int:
+        return len(get_redis().pubsub_channels(f"{settings.REDIS_PREFIX}{kind}*"))
+
+    room, members = make_room(), [make_user() for _ in range(5)]
+    before = subscribed("specific.")
+    sockets = [live.room_socket(room, member) for member in members]
+    try:
+        for sock in sockets:
+            sock.recv_type("room.presence")
+        sockets.append(Socket(live.socket_url("/ws/rooms/")))
+        sockets[-1].send(type="rooms.watch", room_ids=[room.pk])
+        sockets[-1].recv_type("rooms.counts")
+        assert subscribed("specific.") <= before
+        assert subscribed("fanout.") >= 2  # the room's group and its watchers'
+    finally:
+        for sock in sockets:
+            sock.close()

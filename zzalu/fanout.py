@@ -35,6 +35,11 @@ from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 
+# The channel-layer alias of sockets whose group messages come through the fan-out: no layer
+# has it, so Channels gives them no channel of their own (a Redis subscription per socket, made
+# on opening and dropped on closing, and a task waiting on it, for messages nobody sends).
+FANOUT_ONLY = "fan-out only"
+
 REFRESH_SECONDS = 10.0
 # At most one a second to each socket, with room for the event loop's jitter: flushed every
 # 1.0 s, two frames 0.95-0.99 s apart reached clients whenever one flush ran late (the bench's

@@ -11,13 +11,13 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import HttpHeaders
@@ -26,6 +26,7 @@ from rest_framework.throttling import BaseThrottle
 
 from . import envelope, metrics
 from .errors import ServiceError
+from .gathered import gathered
 from .kafka import KafkaRejected, KafkaUnavailable
 from .ratelimit import socket_slot_release, socket_slot_renew, socket_slot_take
 from .text import CLIENT_MSG_ID, TextError, clean_text
@@ -48,53 +49,8 @@ class UnknownPathConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_NOT_FOUND, reason="no such socket")
 
 
-RECHECK_GATHER_SECONDS = 0.5
-
-
-class Gathered:
-    """Calls of ``batch`` (a function of a list, answering a list in the same order) made
-    within ``seconds`` of the first, run as one call on the database thread: 2,000 sockets
-    beating every 20 s re-check their members in 2 queries a second, not 100."""
-
-    def __init__(self, batch: Callable[[list], list], seconds: float):
-        self.batch, self.seconds = batch, seconds
-        self.waiting: list[tuple[Any, asyncio.Future]] = []
-        self.runner: asyncio.Task | None = None
-
-    async def __call__(self, item: Any) -> Any:
-        future = asyncio.get_running_loop().create_future()
-        self.waiting.append((item, future))
-        if self.runner is None:
-            self.runner = asyncio.ensure_future(self._run())
-        return await future
-
-    async def _run(self) -> None:
-        await asyncio.sleep(self.seconds)
-        waiting, self.waiting, self.runner = self.waiting, [], None
-        try:
-            answers = await database_sync_to_async(self.batch)([item for item, _ in waiting])
-        except Exception as exc:
-            answers = [exc] * len(waiting)
-        for (_, future), answer in zip(waiting, answers, strict=True):
-            if future.done():  # its socket closed meanwhile
-                continue
-            if isinstance(answer, Exception):
-                future.set_exception(answer)
-            else:
-                future.set_result(answer)
-
-
-_rechecks: dict[asyncio.AbstractEventLoop, Gathered] = {}
-
-
-async def member_recheck(member) -> str | None:
-    """Why the member may no longer use the socket, or None (``members_recheck``, gathered
-    with the other sockets' of this process)."""
-    loop = asyncio.get_running_loop()
-    gathered = _rechecks.get(loop)
-    if gathered is None:
-        gathered = _rechecks[loop] = Gathered(members_recheck, RECHECK_GATHER_SECONDS)
-    return await gathered(member)
+# 2,000 sockets beating every 20 s re-check their members in 2 queries a second, not 100.
+member_recheck = gathered(members_recheck, 0.5)
 
 
 class ClientError(Exception):
@@ -152,6 +108,8 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def connect(self):
+        if self.channel_layer is None:  # a fan-out socket (FANOUT_ONLY): named for its leases
+            self.channel_name = f"socket.{uuid.uuid4().hex}"
         self.user = self.scope.get("user")
         self._tasks: set[asyncio.Task] = set()
         self._closing = False

@@ -21,17 +21,19 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddleware
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.utils.crypto import constant_time_compare
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
+
+from .gathered import gathered
 
 BEARER_SUBPROTOCOL = "zzalu.bearer"
 
@@ -59,9 +61,36 @@ def _raw_token(scope) -> str | None:
     return parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
 
 
-@database_sync_to_async
-def _active_user(user_id):
-    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+def _active_users(user_ids: list) -> list:
+    """The active account of each id (None if there is none): one query for every socket of
+    the process opening meanwhile (see zzalu.gathered)."""
+    model = get_user_model()
+    keys = [_key_or_none(model, user_id) for user_id in user_ids]
+    users = model._default_manager.filter(is_active=True).in_bulk(
+        {k for k in keys if k is not None}
+    )
+    return [users.get(k) for k in keys]
+
+
+def _key_or_none(model, value):
+    try:
+        return model._meta.pk.to_python(value)
+    except ValidationError:
+        return None
+
+
+_active_user = gathered(_active_users)
+
+
+class SessionAuthMiddleware(AuthMiddleware):
+    """Channels' AuthMiddleware without its database trip where there is nobody to look up: a
+    socket that brings a token (JWTAuthMiddleware decides) or no session."""
+
+    async def resolve_scope(self, scope):
+        if _raw_token(scope) is not None or scope["session"].session_key is None:
+            scope["user"]._wrapped = AnonymousUser()
+            return
+        await super().resolve_scope(scope)
 
 
 class JWTAuthMiddleware(BaseMiddleware):
@@ -97,7 +126,9 @@ class ReadOnlySessionMiddleware(SessionMiddleware):
 
 def SocketAuthStack(inner):  # noqa: N802 - reads like Channels' AuthMiddlewareStack
     """Session auth first; a token, when given, decides instead."""
-    return CookieMiddleware(ReadOnlySessionMiddleware(AuthMiddleware(JWTAuthMiddleware(inner))))
+    return CookieMiddleware(
+        ReadOnlySessionMiddleware(SessionAuthMiddleware(JWTAuthMiddleware(inner)))
+    )
 
 
 # --- re-checking an open socket's member -------------------------------------------------------
