@@ -58,10 +58,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """``postgres`` and ``browser`` tests run on PostgreSQL only: on the SQLite pass of
-    ``make test`` they are deselected (not skipped), so nothing reads as skipped and the
-    fuzzing and the browser walks run once, on the database production runs. Under
-    ``--fast``, so are the tests that need the services."""
+    """``postgres``, ``browser`` and ``outage`` tests run on PostgreSQL only: on the SQLite
+    pass of ``make test`` they are deselected (not skipped), so nothing reads as skipped and the
+    fuzzing, the browser walks and the outages run once, on the database production runs.
+    Under ``--fast``, so are the tests that need the services."""
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     fast = config.getoption("fast")
     deselected = [
@@ -69,7 +69,7 @@ def pytest_collection_modifyitems(config, items):
         for item in items
         if (
             not on_postgres
-            and (item.get_closest_marker("postgres") or item.get_closest_marker("browser"))
+            and any(item.get_closest_marker(m) for m in ("postgres", "browser", "outage"))
         )
         or (fast and needs_services(item))
     ]

@@ -7,6 +7,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from chat.models import ChatMessage
 
 from .conftest import make_room, make_user
@@ -26,6 +28,7 @@ def assert_stored_once_in_order(room, bodies: list[str]) -> None:
     assert [body for _, body in rows] == bodies
 
 
+@pytest.mark.outage
 def test_relay_killed_mid_stream_loses_nothing_and_stores_nothing_twice(live):
     room, alice = make_room(), make_user()
     total = 2000
@@ -57,6 +60,7 @@ def test_relay_killed_mid_stream_loses_nothing_and_stores_nothing_twice(live):
     assert_stored_once_in_order(room, bodies)
 
 
+@pytest.mark.outage
 def test_broker_down_is_unavailable_quickly_and_sending_resumes_on_the_same_socket(live):
     room, alice = make_room(), make_user()
     with live.room_socket(room) as watcher, live.room_socket(room, alice) as sender:

@@ -7,6 +7,7 @@ import threading
 import urllib.error
 import urllib.request
 
+import pytest
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -86,6 +87,7 @@ def test_twenty_members_like_at_once_and_everyone_sees_exactly_twenty(live):
     assert http(live, "DELETE", f"/api/comments/{comment.pk}/like/", members[0])[0] == 404
 
 
+@pytest.mark.outage
 def test_a_comment_made_while_the_broker_is_down_is_delivered_once_when_it_returns(live):
     hakwon = make_hakwon()
     author = make_user()

@@ -20,7 +20,7 @@ from .procs import ROOT, Relay, WebServer, child_env
 from .services import service
 from .ws import Socket
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.outage]
 
 BROKERS = "127.0.0.1:29092,127.0.0.1:29093,127.0.0.1:29094"
 

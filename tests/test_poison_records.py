@@ -1022,6 +1022,7 @@ def readyz(web) -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
+@pytest.mark.outage
 def test_readyz_says_relay_stale_when_the_relay_is_stuck_or_gone(live):
     web = live.start_web("web-stale", WORKER_HEARTBEAT_STALE_SECONDS="3")
     deadline = time.monotonic() + 10

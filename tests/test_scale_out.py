@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
+import pytest
 from django.conf import settings
 
 from chat.models import ChatMessage
@@ -62,6 +63,7 @@ def test_members_on_two_servers_see_each_other_in_order(live):
         web2.stop()
 
 
+@pytest.mark.outage
 def test_killing_one_of_two_relays_moves_its_partitions_and_loses_nothing(live):
     rooms = [make_room() for _ in range(6)]
     alice, bob = make_user(), make_user()

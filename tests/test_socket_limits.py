@@ -91,6 +91,7 @@ def test_a_members_sockets_are_capped_wherever_they_come_from(live, capped):
         sock.close()
 
 
+@pytest.mark.outage
 def test_the_slots_of_a_crashed_server_free_themselves(live, capped):
     """SIGKILL leaves no chance to give slots back: their leases run out instead."""
     room, here = make_room(), next(_addresses)
