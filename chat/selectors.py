@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from bisect import bisect_right
 
 from django.conf import settings
@@ -205,18 +207,46 @@ def log_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[events.N
 
 
 SHARED_SPAN = 400  # the longest span of a room's log read once for several sockets
+RECENT_SECONDS = 1.0  # how long a span read for opening sockets serves the next ones
+
+
+class _RecentLogs:
+    """The part of each room's log that sockets opening in the last RECENT_SECONDS read,
+    extended as the room's tail moves: a crowd opening a busy room reads each entry once, not
+    once per batch of them. Entries keep the state they were read in (an edit or a deletion
+    made since follows as its own entry, as it does for the sockets that were open)."""
+
+    def __init__(self):
+        self.spans: dict[int, tuple[float, int, int, list[events.Numbered]]] = {}
+        self.lock = threading.Lock()  # (called from the database thread; the lock is cheap)
+
+    def read(self, room_id: int, after_seq: int, upto_seq: int) -> list[events.Numbered]:
+        now = time.monotonic()
+        with self.lock:
+            read_at, low, high, entries = self.spans.get(room_id, (0.0, 0, 0, []))
+            if now - read_at > RECENT_SECONDS or after_seq < low or upto_seq - low > SHARED_SPAN:
+                read_at, low, high, entries = now, after_seq, after_seq, []
+            if upto_seq > high:
+                entries = entries + log_between(room_id=room_id, after_seq=high, upto_seq=upto_seq)
+                high = upto_seq
+            self.spans[room_id] = (read_at, low, high, entries)
+            return entries
+
+
+_recent = _RecentLogs()
 
 
 def logs_between(ranges: list[tuple[int, int, int]]) -> list[list[events.Numbered]]:
     """log_between of each (room_id, after_seq, upto_seq). Sockets opening together want about
     the same part of their room's log: the span their ranges cover is read once when it is at
-    most SHARED_SPAN long, and each gets its slice."""
+    most SHARED_SPAN long (and what the room's sockets read in the last RECENT_SECONDS is not
+    read again: _RecentLogs), and each gets its slice."""
     spans: dict[int, tuple[int, int]] = {}
     for room_id, after_seq, upto_seq in ranges:
         low, high = spans.get(room_id, (after_seq, upto_seq))
         spans[room_id] = (min(low, after_seq), max(high, upto_seq))
     shared = {
-        room_id: log_between(room_id=room_id, after_seq=low, upto_seq=high)
+        room_id: _recent.read(room_id, low, high)
         for room_id, (low, high) in spans.items()
         if high - low <= SHARED_SPAN
     }

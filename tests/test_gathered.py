@@ -85,6 +85,14 @@ def test_calls_made_while_a_batch_runs_make_the_next_one():
     assert batches == [[1], [2, 3]]
 
 
+@pytest.fixture(autouse=True)
+def _forget_recent_logs():
+    """What logs_between read stays a second; rolled-back tests reuse room ids."""
+    selectors._recent.spans.clear()
+    yield
+    selectors._recent.spans.clear()
+
+
 @pytest.mark.django_db
 def test_sockets_opening_together_read_their_rooms_log_once_and_get_their_own_slices():
     room, other, member = make_room(), make_room(), make_user()
@@ -142,3 +150,25 @@ def test_sockets_opening_together_get_their_standings_and_join_in_three_queries(
     joined = dict(RoomMember.objects.filter(user=newcomer).values_list("room_id", "last_read_seq"))
     assert joined == {room.pk: 4, other.pk: 0}  # a new member starts with everything read
     assert RoomMember.objects.get(room=room, user=member).last_read_seq == 1  # left as it was
+
+
+@pytest.mark.django_db
+def test_what_sockets_opening_in_the_last_second_read_is_not_read_again(monkeypatch):
+    room, member = make_room(), make_user()
+    message_store_batch(items=[incoming(room, member, f"m{n}", offset=n) for n in range(6)])
+    with CaptureQueriesContext(connection) as first:
+        selectors.logs_between([(room.pk, 2, 6)])
+    with CaptureQueriesContext(connection) as again:
+        assert [e.seq for e in selectors.logs_between([(room.pk, 4, 6)])[0]] == [5, 6]
+    assert len(first) == 3 and len(again) == 0  # messages, changes, actions; then nothing
+    message_store_batch(items=[incoming(room, member, f"m{n}", offset=n) for n in range(6, 8)])
+    with CaptureQueriesContext(connection) as newer:
+        assert [e.seq for e in selectors.logs_between([(room.pk, 3, 8)])[0]] == [4, 5, 6, 7, 8]
+    assert len(newer) == 3 and all('"seq" > 6' in q["sql"] for q in newer)  # only the new
+    with CaptureQueriesContext(connection) as older:  # before what was read: read afresh
+        assert [e.seq for e in selectors.logs_between([(room.pk, 0, 2)])[0]] == [1, 2]
+    assert len(older) == 3
+    monkeypatch.setattr(selectors, "RECENT_SECONDS", 0.0)  # a second later: read afresh
+    with CaptureQueriesContext(connection) as later:
+        selectors.logs_between([(room.pk, 4, 6)])
+    assert len(later) == 3
