@@ -224,8 +224,11 @@ class _RecentLogs:
         now = time.monotonic()
         with self.lock:
             read_at, low, high, entries = self.spans.get(room_id, (0.0, 0, 0, []))
-            if now - read_at > RECENT_SECONDS or after_seq < low or upto_seq - low > SHARED_SPAN:
+            if now - read_at > RECENT_SECONDS or upto_seq - min(low, after_seq) > SHARED_SPAN:
                 read_at, low, high, entries = now, after_seq, after_seq, []
+            if after_seq < low:  # an older socket's catch-up
+                entries = log_between(room_id=room_id, after_seq=after_seq, upto_seq=low) + entries
+                low = after_seq
             if upto_seq > high:
                 entries = entries + log_between(room_id=room_id, after_seq=high, upto_seq=upto_seq)
                 high = upto_seq
