@@ -207,7 +207,9 @@ def log_between(*, room_id: int, after_seq: int, upto_seq: int) -> list[events.N
 
 
 SHARED_SPAN = 400  # the longest span of a room's log read once for several sockets
-RECENT_SECONDS = 1.0  # how long a span read for opening sockets serves the next ones
+# How long a span read for opening sockets serves the next ones. Whatever changed in it since
+# is in the log after it, and a socket replays that too: a longer time costs no correctness.
+RECENT_SECONDS = 5.0
 
 
 class _RecentLogs:
@@ -215,6 +217,8 @@ class _RecentLogs:
     extended as the room's tail moves: a crowd opening a busy room reads each entry once, not
     once per batch of them. Entries keep the state they were read in (an edit or a deletion
     made since follows as its own entry, as it does for the sockets that were open)."""
+
+    KEEP = 64  # rooms kept before the spans read more than RECENT_SECONDS ago are dropped
 
     def __init__(self):
         self.spans: dict[int, tuple[float, int, int, list[events.Numbered]]] = {}
@@ -233,6 +237,9 @@ class _RecentLogs:
                 entries = entries + log_between(room_id=room_id, after_seq=high, upto_seq=upto_seq)
                 high = upto_seq
             self.spans[room_id] = (read_at, low, high, entries)
+            if len(self.spans) > self.KEEP:
+                fresh = self.spans.items()
+                self.spans = {room: span for room, span in fresh if now - span[0] <= RECENT_SECONDS}
             return entries
 
 
