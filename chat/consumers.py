@@ -46,7 +46,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis import RedisError
 
-from zzalu import envelope, metrics
+from zzalu import metrics
 from zzalu.fanout import FANOUT_ONLY, fanout
 from zzalu.gathered import gathered
 from zzalu.kafka import KafkaRejected, KafkaUnavailable
@@ -374,9 +374,7 @@ class ChatConsumer(EnvelopeConsumer):
             notes = [entry.affects for entry in page if entry.affects]
             close = await self._moderated(notes) if notes else None
             for entry in page:
-                await self._send_numbered(
-                    entry.seq, entry.ack_id, envelope.encode_text(entry.frame)
-                )
+                await self._send_numbered(entry.seq, entry.ack_id, entry.text)
             if close is not None:
                 await self.close_with(CLOSE_FORBIDDEN, close)
                 return

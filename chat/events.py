@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from zzalu import envelope
@@ -204,6 +205,11 @@ class Numbered:
     frame: dict[str, Any]
     affects: tuple[int, str] | None = None  # (member id or 0, action kind)
 
+    @cached_property
+    def text(self) -> str:
+        """The frame encoded, once however many sockets an entry read for several is sent to."""
+        return envelope.encode_text(self.frame)
+
     @classmethod
     def of_message(cls, message) -> Numbered:
         return cls(message.seq, str(message.event_id), message_frame(message))
@@ -264,7 +270,7 @@ def frames_group_message(*, room_id: int, entries: list[Numbered]) -> dict[str, 
         "room_id": room_id,
         "seqs": [e.seq for e in entries],
         "ack_ids": [e.ack_id for e in entries],
-        "frames": [envelope.encode_text(e.frame) for e in entries],
+        "frames": [e.text for e in entries],
     }
     affects = {str(e.seq): list(e.affects) for e in entries if e.affects}
     if affects:
