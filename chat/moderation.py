@@ -312,11 +312,6 @@ def rooms_enter(entries: list[tuple[int, Any]]) -> list[Standing | None]:
     return standings
 
 
-def room_enter(*, room_id: int, user) -> Standing | None:
-    """One socket opening (rooms_enter)."""
-    return rooms_enter([(room_id, user)])[0]
-
-
 async def slow_mode_take(*, room_id: int, standing: Standing) -> None:
     """SlowMode with ``retry_after`` if the member sent in the last N seconds (shared by all
     their sockets through Redis); nothing when slow mode is off or they are exempt."""
