@@ -366,9 +366,12 @@ class ChatConsumer(EnvelopeConsumer):
             )
             self.last_seq = oldest_replayed - 1
         while self.last_seq < upto_seq:
-            page = await _log_between(
-                (self.room_id, self.last_seq, min(upto_seq, self.last_seq + CATCH_UP_PAGE))
-            )
+            upto = min(upto_seq, self.last_seq + CATCH_UP_PAGE)
+            # What the room's fan-out kept of the last seconds, or a read of the log.
+            page, source = fanout().recent(self.group, self.last_seq, upto), "kept"
+            if page is None:
+                page, source = await _log_between((self.room_id, self.last_seq, upto)), "log"
+            metrics.CATCH_UP_ENTRIES.labels(source).inc(len(page))
             if not page:
                 return
             notes = [entry.affects for entry in page if entry.affects]

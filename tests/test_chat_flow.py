@@ -12,7 +12,8 @@ from kafka import KafkaConsumer
 from chat.models import ChatMessage
 from zzalu import envelope
 
-from .conftest import make_room, make_user
+from .conftest import make_room, make_user, store_messages
+from .test_poison_records import sample, scrape
 
 
 def send(sock, body: str, client_msg_id: str | None = None, **extra) -> str:
@@ -133,6 +134,37 @@ def test_reconnecting_with_after_seq_gets_exactly_the_missed_messages_then_live(
     assert [m["body"] for m in caught_up] == [f"missed {i}" for i in range(50)]
     assert [m["seq"] for m in caught_up] == list(range(last_seen + 1, last_seen + 51))
     assert live_one["body"] == "live" and live_one["seq"] == last_seen + 51
+
+
+def test_a_socket_opening_in_a_busy_room_replays_what_its_web_process_kept(live):
+    """The web process's fan-out keeps the room's last seconds of frames: a socket opening
+    there replays them from memory; what is older comes from the log, in one sequence."""
+    room, alice, bob = make_room(), make_user(), make_user()
+    store_messages(room, alice, 3)  # before any socket: only the log has seqs 1-3
+
+    def replayed() -> tuple[float, float]:
+        web = scrape(live.web.http + "/metrics")
+        return tuple(
+            sample(web, "zzalu_socket_catch_up_entries_total", source=s) for s in ("kept", "log")
+        )
+
+    with live.room_socket(room, alice) as a:
+        for i in range(5):
+            send(a, f"kept {i}")
+        a.collect("chat.message", 5)  # seqs 4-8, through the fan-out
+        kept, logged = replayed()
+        with live.room_socket(room, bob, after_seq=5) as b:
+            from_memory = b.collect("chat.message", 3)
+        assert replayed() == (kept + 3, logged)
+        with live.room_socket(room, bob, after_seq=0) as b:
+            from_both = b.collect("chat.message", 8)
+            send(a, "live")
+            live_one = b.recv_type("chat.message")
+        assert replayed() == (kept + 3, logged + 8)  # one page: the log has all of it
+    assert [m["seq"] for m in from_memory] == [6, 7, 8]
+    assert [m["body"] for m in from_memory] == ["kept 2", "kept 3", "kept 4"]
+    assert [m["seq"] for m in from_both] == list(range(1, 9))
+    assert live_one["seq"] == 9
 
 
 def test_a_retried_client_msg_id_is_stored_once_and_acked_twice_with_the_same_event_id(live):

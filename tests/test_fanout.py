@@ -150,3 +150,67 @@ def test_a_room_left_while_its_subscription_was_on_its_way_is_dropped():
         assert hub.groups == {} and layer.groups["room.1"] == set()
 
     asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+class Numbered:
+    """A socket that takes numbered frames only."""
+
+    async def chat_frames(self, message):
+        pass
+
+
+def frames(*seqs: int, **extra) -> dict:
+    return {
+        "type": "chat.frames",
+        "seqs": list(seqs),
+        "ack_ids": [f"a{s}" for s in seqs],
+        "frames": [f"f{s}" for s in seqs],
+        **extra,
+    }
+
+
+def test_numbered_frames_are_kept_for_opening_sockets_while_they_follow_on(monkeypatch):
+    monkeypatch.setattr(fanout_module, "RECENT_SECONDS", 0.2)
+
+    async def scenario():
+        layer = Layer()
+        hub = Fanout(layer)
+        await hub.join("room.1", Numbered())
+        assert hub.recent("room.1", 0, 1) is None  # nothing came yet: read the log
+        await layer.group_send("room.1", frames(5, 6))
+        await layer.group_send("room.1", frames(6, 7, affects={"7": [42, "ban"]}))  # again
+        await layer.group_send("room.1", {"type": "room.frame", "frame": "typing"})
+        await settle()
+        kept = hub.recent("room.1", 5, 7)
+        assert [(k.seq, k.ack_id, k.text, k.affects) for k in kept] == [
+            (6, "a6", "f6", None),
+            (7, "a7", "f7", (42, "ban")),
+        ]
+        assert [k.seq for k in hub.recent("room.1", 4, 6)] == [5, 6]
+        assert hub.recent("room.1", 3, 6) is None  # 4 was never kept
+        assert hub.recent("room.1", 5, 8) is None  # 8 is not here yet
+        assert hub.recent("room.2", 0, 1) is None  # a group this process is not in
+        await layer.group_send("room.1", frames(9))  # 8 went missing on its way
+        await settle()
+        assert hub.recent("room.1", 6, 7) is None and hub.recent("room.1", 7, 9) is None
+        assert [k.seq for k in hub.recent("room.1", 8, 9)] == [9]
+        await asyncio.sleep(0.3)
+        assert hub.recent("room.1", 8, 9) is None  # too old: the log has its current state
+
+    asyncio.run(scenario())
+
+
+def test_a_socket_without_a_handler_for_a_message_misses_it_alone():
+    async def scenario():
+        layer = Layer()
+        hub = Fanout(layer)
+        plain = Socket()
+        await hub.join("room.1", Numbered())
+        await hub.join("room.1", plain)
+        await layer.group_send("room.1", {"type": "room.frame", "frame": "f1"})
+        await layer.group_send("room.1", frames())  # Socket has no chat_frames
+        await layer.group_send("room.1", {"type": "room.frame", "frame": "f2"})
+        await settle()
+        assert plain.got == ["f1", "f2"]  # the group's reader went on
+
+    asyncio.run(scenario())

@@ -20,6 +20,12 @@ task is made for it; one that waits (a socket whose client stopped reading, a da
 goes on in a task of its own, so no socket holds up the others. A handler that raises is logged
 and skipped.
 
+A group's numbered frames (messages with ``seqs``: a room's log, ``chat.frames``) are kept for
+RECENT_SECONDS as they came, while they follow on without a hole: a socket opening in the room
+replays what it missed from here (``recent``) instead of the database, as long as the kept run
+covers it. They are what the sockets that were open got; whatever changed since is a later
+entry, which the opening socket replays or gets live too.
+
 The layer's group memberships expire (channels_redis keeps them ``group_expiry``) and a Redis
 restart forgets them: ``refresh`` re-joins every group of the process; the sockets' heartbeats
 call it at most once per ``REFRESH_SECONDS``.
@@ -29,7 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections import deque
+from itertools import islice
+from typing import Any, NamedTuple
 
 from channels.layers import get_channel_layer
 
@@ -45,6 +53,21 @@ REFRESH_SECONDS = 10.0
 # 1.0 s, two frames 0.95-0.99 s apart reached clients whenever one flush ran late (the bench's
 # join storm).
 COALESCE_SECONDS = 1.25
+# A group's numbered frames kept for opening sockets: as long as the database's span for them
+# (chat.selectors.RECENT_SECONDS), and no more than a catch-up replays at most.
+RECENT_SECONDS = 5.0
+RECENT_MAX = 1000
+
+
+class Kept(NamedTuple):
+    """A numbered frame as the group got it: what a catch-up sends (the fields of a log entry
+    read from the database, chat.events.Numbered, that the socket uses)."""
+
+    seq: int
+    ack_id: str
+    text: str
+    affects: tuple | None  # a moderation action's (member id or 0, kind)
+    at: float  # loop time it came
 
 
 class _Group:
@@ -57,6 +80,7 @@ class _Group:
         self.joined: asyncio.Future = asyncio.get_running_loop().create_future()
         self.next_coalesced = 0.0  # loop time from which a coalesced message goes at once
         self.held: dict[str, Any] | None = None  # the coalesced message waiting for its turn
+        self.recent: deque[Kept] = deque()  # numbered frames in seq order, without a hole
 
 
 class Fanout:
@@ -142,12 +166,19 @@ class Fanout:
                 message = self._coalesced(group, message)
                 if message is None:
                     continue
+            if "seqs" in message:
+                self._keep(group, message)
             self._deliver(group, message)
 
     def _deliver(self, group: _Group, message: dict[str, Any]) -> None:
         handler = message["type"].replace(".", "_")
         for member in list(group.members):
-            self._run_eagerly(getattr(member, handler)(message), group.name)
+            try:
+                coro = getattr(member, handler)(message)
+            except Exception:  # no such handler: this socket misses it, the reader goes on
+                logger.exception("fan-out of %s: no %s for a socket", group.name, handler)
+                continue
+            self._run_eagerly(coro, group.name)
 
     def _run_eagerly(self, coro, name: str) -> None:
         """Run ``coro`` now up to its first wait; if it waits, the rest runs in a task (what
@@ -183,6 +214,36 @@ class Fanout:
             raise
         except Exception:
             logger.exception("fan-out of %s: a socket's handler failed", name)
+
+    def recent(self, name: str, after_seq: int, upto_seq: int) -> list[Kept] | None:
+        """The group's numbered frames after ``after_seq`` up to ``upto_seq``, if it kept every
+        one of them (None otherwise: read them from the log)."""
+        group = self.groups.get(name)
+        if group is None or upto_seq <= after_seq:
+            return None
+        recent = group.recent
+        self._expire(recent, asyncio.get_running_loop().time())
+        if not recent or recent[0].seq > after_seq + 1 or recent[-1].seq < upto_seq:
+            return None
+        start = after_seq + 1 - recent[0].seq
+        return list(islice(recent, start, start + upto_seq - after_seq))
+
+    def _keep(self, group: _Group, message: dict[str, Any]) -> None:
+        recent, now = group.recent, asyncio.get_running_loop().time()
+        affects = message.get("affects", {})
+        for seq, ack_id, text in zip(message["seqs"], message["ack_ids"], message["frames"]):
+            if recent and seq <= recent[-1].seq:
+                continue  # announced again (a redelivered batch)
+            if recent and seq != recent[-1].seq + 1:
+                recent.clear()  # one went missing on its way here: start again after it
+            note = affects.get(str(seq))
+            recent.append(Kept(seq, ack_id, text, tuple(note) if note else None, now))
+        self._expire(recent, now)
+
+    @staticmethod
+    def _expire(recent: deque[Kept], now: float) -> None:
+        while recent and (recent[0].at < now - RECENT_SECONDS or len(recent) > RECENT_MAX):
+            recent.popleft()
 
     def _coalesced(self, group: _Group, message: dict[str, Any]) -> dict[str, Any] | None:
         """The message to deliver now, or None: it is held (replacing one held before) until

@@ -55,6 +55,12 @@ ACKS = Counter("zzalu_socket_acks", "Sends acknowledged to the client", ["route"
 UNAVAILABLE = Counter(
     "zzalu_socket_unavailable", "Sends answered 'unavailable' (not confirmed in time)", ["route"]
 )
+CATCH_UP_ENTRIES = Counter(
+    "zzalu_socket_catch_up_entries",
+    "Log entries replayed to sockets catching up, by source: kept (the web process's fan-out,"
+    " the last seconds of a room) or log (read from the database)",
+    ["source"],
+)
 
 
 class LagCollector:
