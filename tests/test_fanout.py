@@ -200,7 +200,7 @@ def test_numbered_frames_are_kept_for_opening_sockets_while_they_follow_on(monke
     asyncio.run(scenario())
 
 
-def test_a_socket_without_a_handler_for_a_message_misses_it_alone():
+def test_a_socket_without_a_handler_or_a_malformed_message_stops_no_one():
     async def scenario():
         layer = Layer()
         hub = Fanout(layer)
@@ -209,6 +209,7 @@ def test_a_socket_without_a_handler_for_a_message_misses_it_alone():
         await hub.join("room.1", plain)
         await layer.group_send("room.1", {"type": "room.frame", "frame": "f1"})
         await layer.group_send("room.1", frames())  # Socket has no chat_frames
+        await layer.group_send("room.1", frames(1) | {"frames": []})  # not as the relay sends
         await layer.group_send("room.1", {"type": "room.frame", "frame": "f2"})
         await settle()
         assert plain.got == ["f1", "f2"]  # the group's reader went on

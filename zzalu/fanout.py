@@ -167,7 +167,11 @@ class Fanout:
                 if message is None:
                     continue
             if "seqs" in message:
-                self._keep(group, message)
+                try:
+                    self._keep(group, message)
+                except (ValueError, TypeError, KeyError, AttributeError):  # not as we send them
+                    logger.warning("fan-out of %s: numbered frames not kept", group.name)
+                    group.recent.clear()
             self._deliver(group, message)
 
     def _deliver(self, group: _Group, message: dict[str, Any]) -> None:
@@ -231,7 +235,8 @@ class Fanout:
     def _keep(self, group: _Group, message: dict[str, Any]) -> None:
         recent, now = group.recent, asyncio.get_running_loop().time()
         affects = message.get("affects", {})
-        for seq, ack_id, text in zip(message["seqs"], message["ack_ids"], message["frames"]):
+        entries = zip(message["seqs"], message["ack_ids"], message["frames"], strict=True)
+        for seq, ack_id, text in entries:
             if recent and seq <= recent[-1].seq:
                 continue  # announced again (a redelivered batch)
             if recent and seq != recent[-1].seq + 1:
