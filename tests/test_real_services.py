@@ -44,3 +44,21 @@ def test_a_message_round_trips_through_the_redis_channel_layer(real_services):
     assert type(layer).__module__.startswith("channels_redis")
     assert message == {"type": "test.ping", "from": message["from"]}
     assert reply == {"type": "test.pong"}
+
+
+def test_a_crowd_of_commands_shares_the_web_process_s_bounded_redis_pool(real_services):
+    """Many commands at once wait for a pooled connection instead of each opening its own."""
+    from zzalu.redis import ASYNC_POOL_SIZE, get_async_redis, key
+
+    async def crowd():
+        client = get_async_redis()
+        name = key("pool-test", uuid.uuid4().hex)
+        answers = await asyncio.gather(*(client.incr(name) for _ in range(20 * ASYNC_POOL_SIZE)))
+        opened = sum(count for count, _ in client.connection_pool.get_connection_count())
+        await client.delete(name)
+        await client.aclose()
+        return sorted(answers), opened
+
+    answers, opened = asyncio.run(crowd())
+    assert answers == list(range(1, 20 * ASYNC_POOL_SIZE + 1))
+    assert 1 <= opened <= ASYNC_POOL_SIZE
