@@ -96,8 +96,9 @@ def _after_seq(scope) -> int | None:
 
 class ChatConsumer(EnvelopeConsumer):
     # Nothing here touches the database outside database_sync_to_async (which cleans up
-    # connections itself), so sends and deliveries skip the per-event cleanup.
-    fast_types = frozenset({"websocket.receive"})
+    # connections itself), so opening, sends and closing skip the per-event cleanup: a trip to
+    # the one database thread each, which a crowd opening at once queued behind one another.
+    fast_types = frozenset({"websocket.connect", "websocket.receive", "websocket.disconnect"})
     channel_layer_alias = FANOUT_ONLY
     route = "rooms"
 
