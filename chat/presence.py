@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from zzalu.redis import get_async_redis, get_redis, key
+from zzalu.redis import get_async_redis, get_redis, key, redis_eval
 
 ANONYMOUS = 0
 
@@ -44,8 +44,8 @@ return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 
 async def presence_touch(*, room_id: int, user_id: int | None, socket_id: str) -> None:
     """Enter the room or renew this socket's lease (``user_id`` None: an anonymous reader)."""
-    await get_async_redis().eval(
-        _TOUCH, 1, _room_key(room_id), _entry(user_id, socket_id), settings.PRESENCE_TTL_SECONDS
+    await redis_eval(
+        (_TOUCH, 1, _room_key(room_id), _entry(user_id, socket_id), settings.PRESENCE_TTL_SECONDS)
     )
 
 

@@ -14,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from redis import ResponseError
 
 from chat import selectors
 from chat.models import RoomMember
@@ -83,6 +84,41 @@ def test_calls_made_while_a_batch_runs_make_the_next_one():
 
     assert asyncio.run(scenario()) == (1, [2, 3])
     assert batches == [[1], [2, 3]]
+
+
+def test_scripts_of_sockets_calling_together_go_in_one_pipeline(real_services):
+    """redis_eval: an async batch runs on the loop; each call gets its own answer, a script
+    that fails fails its caller only."""
+    from zzalu.redis import get_async_redis, key, redis_eval
+
+    name = key("gathered-test", threading.get_ident(), id(object()))
+    incr = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+    async def scenario():
+        client = get_async_redis()
+        sent = []
+        execute = type(client.pipeline()).execute
+
+        async def counted(pipe, *args, **kwargs):
+            sent.append(len(pipe))
+            return await execute(pipe, *args, **kwargs)
+
+        type(client.pipeline()).execute = counted
+        try:
+            answers = await asyncio.gather(
+                *(redis_eval((incr, 1, name, n)) for n in (1, 2, 3)),
+                redis_eval(("return redis.call('NOSUCHCOMMAND')", 0)),
+                return_exceptions=True,
+            )
+        finally:
+            type(client.pipeline()).execute = execute
+            await client.delete(name)
+        return answers, sent
+
+    answers, sent = asyncio.run(scenario())
+    assert answers[:3] == [1, 3, 6]
+    assert isinstance(answers[3], ResponseError) and "unknown" in str(answers[3]).lower()
+    assert sent == [4]
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from .redis import get_async_redis, key
+from .redis import get_async_redis, key, redis_eval
 
 # KEYS[1] bucket; ARGV: rate per second, burst. Returns 1 if a token was taken. The clock is
 # Redis's own, so web servers on different hosts agree on it.
@@ -72,14 +72,13 @@ async def socket_slot_take(holder: str, socket_id: str, *, cap: int) -> bool:
     A slot is a lease: the socket renews it every heartbeat and gives it back on close, and a
     slot whose server died frees itself after PRESENCE_TTL_SECONDS.
     """
-    client = get_async_redis()
-    taken = await client.eval(_TAKE_SLOT, 1, _slots_key(holder), socket_id, cap, _lease_ms())
+    taken = await redis_eval((_TAKE_SLOT, 1, _slots_key(holder), socket_id, cap, _lease_ms()))
     return bool(taken)
 
 
 async def socket_slot_renew(holder: str, socket_id: str) -> None:
     """Renew an open socket's lease (never refused: an open socket is not closed for it)."""
-    await get_async_redis().eval(_TAKE_SLOT, 1, _slots_key(holder), socket_id, -1, _lease_ms())
+    await redis_eval((_TAKE_SLOT, 1, _slots_key(holder), socket_id, -1, _lease_ms()))
 
 
 async def socket_slot_release(holder: str, socket_id: str) -> None:
