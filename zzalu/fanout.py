@@ -53,10 +53,11 @@ REFRESH_SECONDS = 10.0
 # 1.0 s, two frames 0.95-0.99 s apart reached clients whenever one flush ran late (the bench's
 # join storm).
 COALESCE_SECONDS = 1.25
-# A group's numbered frames kept for opening sockets: as long as the database's span for them
-# (chat.selectors.RECENT_SECONDS), and no more than a catch-up replays at most.
-RECENT_SECONDS = 5.0
-RECENT_MAX = 1000
+# A group's numbered frames kept for opening sockets: the last 30 s of a room (a crowd's
+# handshakes took up to 10 s in the bench's join storm, and each asks from the seq it saw
+# before), at most 500 of them (a busy room's last few seconds).
+RECENT_SECONDS = 30.0
+RECENT_MAX = 500
 
 
 class Kept(NamedTuple):
