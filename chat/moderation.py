@@ -20,11 +20,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from zzalu import envelope
@@ -32,6 +32,7 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.redis import get_async_redis, key
 from zzalu.relay import row_id
+from zzalu.sql import placeholders, quoted_names
 from zzalu.text import CLIENT_MSG_ID, NICKNAME, REASON, clean_input
 
 from . import events
@@ -263,7 +264,7 @@ def standing_of(*, room_id: int, user) -> Standing | None:
 _STANDING_ROOM = ("pk", "owner_id", "slow_mode_seconds", "last_seq")
 
 
-def _standing(room: dict, user, member: RoomMember | None) -> Standing:
+def _standing(room: dict, user, member: RoomMember | _Membership | None) -> Standing:
     if not (user and user.is_authenticated):
         return Standing(
             user_id=None, slow_mode_seconds=room["slow_mode_seconds"], last_seq=room["last_seq"]
@@ -285,16 +286,15 @@ def rooms_enter(entries: list[tuple[int, Any]]) -> list[Standing | None]:
     """Sockets opening, each (room id, user): each member's standing in the room (None: no
     such room), and members not banned join it (opening a room while logged in joins it; a
     new member starts with everything so far read). Three queries however many sockets open
-    together (zzalu.gathered): the rooms, their members, the new members' rows."""
-    room_ids = {room_id for room_id, _ in entries}
-    rooms = {r["pk"]: r for r in ChatRoom.objects.filter(pk__in=room_ids).values(*_STANDING_ROOM)}
+    together (zzalu.gathered): the rooms, their members, the new members' rows — written as
+    SQL, as the relay's batch is: a crowd opening sockets ran them hundreds of times a second
+    on the one database thread, and the ORM spent more building them than the database
+    running them."""
+    rooms = _rooms_standing({room_id for room_id, _ in entries})
     user_ids = {user.pk for _, user in entries if user and user.is_authenticated}
-    members = {
-        (m.room_id, m.user_id): m
-        for m in RoomMember.objects.filter(room_id__in=list(rooms), user_id__in=user_ids)
-    }
+    members = _memberships(list(rooms), user_ids) if rooms and user_ids else {}
     standings: list[Standing | None] = []
-    joining: dict[tuple[int, int], RoomMember] = {}
+    joining: dict[tuple[int, int], int] = {}  # (room, user) -> the room's tail: all read
     for room_id, user in entries:
         room = rooms.get(room_id)
         if room is None:
@@ -304,12 +304,63 @@ def rooms_enter(entries: list[tuple[int, Any]]) -> list[Standing | None]:
         standing = _standing(room, user, member)
         standings.append(standing)
         if standing.user_id is not None and member is None:
-            joining[(room_id, user.pk)] = RoomMember(
-                room_id=room_id, user_id=user.pk, last_read_seq=room["last_seq"]
-            )
+            joining[(room_id, user.pk)] = room["last_seq"]
     if joining:
-        RoomMember.objects.bulk_create(joining.values(), ignore_conflicts=True)
+        _members_join(joining)
     return standings
+
+
+class _Membership(NamedTuple):
+    """What a standing needs of a RoomMember row."""
+
+    is_moderator: bool
+    muted_until: datetime | None
+    banned_at: datetime | None
+    ban_reason: str
+
+
+def _rooms_standing(room_ids: set[int]) -> dict[int, dict[str, Any]]:
+    db = connections[DEFAULT_DB_ALIAS]
+    names = [ChatRoom._meta.pk.column, "owner_id", "slow_mode_seconds", "last_seq"]
+    *columns, table = quoted_names(db, ChatRoom, *names)
+    ids = list(room_ids)
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} IN ({placeholders(ids)})",
+            ids,
+        )
+        return {row[0]: dict(zip(_STANDING_ROOM, row, strict=True)) for row in cursor.fetchall()}
+
+
+def _memberships(room_ids: list[int], user_ids: set[int]) -> dict[tuple[int, int], _Membership]:
+    # Through the ORM's values_list: its datetimes come back converted as each backend needs.
+    rows = RoomMember.objects.filter(room_id__in=room_ids, user_id__in=user_ids).values_list(
+        "room_id", "user_id", *_Membership._fields
+    )
+    return {(room_id, user_id): _Membership(*rest) for room_id, user_id, *rest in rows}
+
+
+def _members_join(joining: dict[tuple[int, int], int]) -> None:
+    """New members' rows in one INSERT (per as many rows as the database takes); a member who
+    joined meanwhile (another tab, another web process) is left as they are."""
+    db = connections[DEFAULT_DB_ALIAS]
+    fields = [
+        RoomMember._meta.get_field(name)
+        for name in ("room", "user", "last_read_seq", "joined_at", "is_moderator", "ban_reason")
+    ]
+    *columns, table = quoted_names(db, RoomMember, *(f.column for f in fields))
+    now = fields[3].get_db_prep_save(timezone.now(), db)
+    rows = [(room_id, user_id, seq, now, False, "") for (room_id, user_id), seq in joining.items()]
+    size = db.ops.bulk_batch_size(fields, rows)
+    row = f"({placeholders(fields)})"
+    with db.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)})"
+                f" VALUES {', '.join([row] * len(chunk))} ON CONFLICT DO NOTHING",
+                [value for values in chunk for value in values],
+            )
 
 
 async def slow_mode_take(*, room_id: int, standing: Standing) -> None:

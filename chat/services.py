@@ -29,6 +29,7 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord, row_id
+from zzalu.sql import placeholders, quoted_names
 from zzalu.text import (
     BODY,
     CLIENT_MSG_ID,
@@ -479,10 +480,10 @@ def _stored_event_ids(event_ids: list[str]) -> set[str]:
     db = connections[DEFAULT_DB_ALIAS]
     field = ChatMessage._meta.get_field("event_id")
     params = [field.get_db_prep_value(uuid.UUID(e), db) for e in event_ids]
-    column, table = _names(db, ChatMessage, field.column)
+    column, table = quoted_names(db, ChatMessage, field.column)
     with db.cursor() as cursor:
         cursor.execute(
-            f"SELECT {column} FROM {table} WHERE {column} IN ({_placeholders(params)})", params
+            f"SELECT {column} FROM {table} WHERE {column} IN ({placeholders(params)})", params
         )
         return {str(field.to_python(value)) for (value,) in cursor.fetchall()}
 
@@ -492,13 +493,13 @@ def _rooms_lock(room_ids: list[int]) -> dict[int, int]:
     locks, FOR NO KEY UPDATE: members joining a room, a row that references it, need not
     wait; SQLite holds the database's write lock already). Unknown rooms are left out."""
     db = connections[DEFAULT_DB_ALIAS]
-    pk, last_seq, table = _names(db, ChatRoom, ChatRoom._meta.pk.column, "last_seq")
+    pk, last_seq, table = quoted_names(db, ChatRoom, ChatRoom._meta.pk.column, "last_seq")
     lock = ""
     if db.features.has_select_for_update:
         lock = " " + db.ops.for_update_sql(no_key=db.features.has_select_for_no_key_update)
     with db.cursor() as cursor:
         cursor.execute(
-            f"SELECT {pk}, {last_seq} FROM {table} WHERE {pk} IN ({_placeholders(room_ids)})"
+            f"SELECT {pk}, {last_seq} FROM {table} WHERE {pk} IN ({placeholders(room_ids)})"
             f" ORDER BY {pk}{lock}",
             room_ids,
         )
@@ -512,9 +513,9 @@ def _users_known(user_ids: set[int | None]) -> set[int]:
         return set()
     db = connections[DEFAULT_DB_ALIAS]
     user_model = ChatMessage._meta.get_field("sender").related_model
-    pk, table = _names(db, user_model, user_model._meta.pk.column)
+    pk, table = quoted_names(db, user_model, user_model._meta.pk.column)
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT {pk} FROM {table} WHERE {pk} IN ({_placeholders(ids)})", ids)
+        cursor.execute(f"SELECT {pk} FROM {table} WHERE {pk} IN ({placeholders(ids)})", ids)
         return {value for (value,) in cursor.fetchall()}
 
 
@@ -529,14 +530,14 @@ def _messages_insert(messages: list[ChatMessage]) -> None:
         return
     fields = [f for f in ChatMessage._meta.concrete_fields if not f.primary_key]
     event_field = ChatMessage._meta.get_field("event_id")
-    *columns, table = _names(db, ChatMessage, *(f.column for f in fields))
-    pk, event_id, _ = _names(db, ChatMessage, ChatMessage._meta.pk.column, event_field.column)
+    *columns, table = quoted_names(db, ChatMessage, *(f.column for f in fields))
+    pk, event_id, _ = quoted_names(db, ChatMessage, ChatMessage._meta.pk.column, event_field.column)
     now = timezone.now()
     for message in messages:
         message.stored_at = now  # auto_now_add, as save() and bulk_create set it
     by_event = {message.event_id: message for message in messages}
     size = db.ops.bulk_batch_size(fields, messages)
-    row = f"({_placeholders(fields)})"
+    row = f"({placeholders(fields)})"
     with db.cursor() as cursor:
         for start in range(0, len(messages), size):
             chunk = messages[start : start + size]
@@ -562,7 +563,7 @@ def _rooms_advance(newest: dict[int, int]) -> None:
     if not newest:
         return
     db = connections[DEFAULT_DB_ALIAS]
-    pk, last_seq, last_activity_at, table = _names(
+    pk, last_seq, last_activity_at, table = quoted_names(
         db, ChatRoom, ChatRoom._meta.pk.column, "last_seq", "last_activity_at"
     )
     now = ChatRoom._meta.get_field("last_activity_at").get_db_prep_save(timezone.now(), db)
@@ -570,18 +571,9 @@ def _rooms_advance(newest: dict[int, int]) -> None:
     with db.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {last_seq} = CASE {pk} {cases} END, {last_activity_at} = %s"
-            f" WHERE {pk} IN ({_placeholders(newest)})",
+            f" WHERE {pk} IN ({placeholders(newest)})",
             [*(value for pair in newest.items() for value in pair), now, *newest],
         )
-
-
-def _placeholders(values) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _names(db, model, *columns: str) -> list[str]:
-    """The quoted ``columns`` of ``model``, then its table."""
-    return [db.ops.quote_name(name) for name in (*columns, model._meta.db_table)]
 
 
 def _attach_gifs(messages: list[ChatMessage]) -> None:
