@@ -8,7 +8,7 @@ sockets of this process that joined the group (the message's handler, called in 
 frames are encoded once by the relay, and a delivery is the handler's own work.
 
 Messages that say so (``"coalesce"``: presence counts) reach the sockets at most once per
-COALESCE_SECONDS (1.25 s) per group: one that comes sooner waits for the end of the interval,
+COALESCE_SECONDS (1.5 s) per group: one that comes sooner waits for the end of the interval,
 and a newer one replaces it; the one delivered after replacing others carries its
 ``coalesce`` text instead of its ``frame`` (a count, without naming one of the many who came).
 A crowd joining a room then costs each socket one frame a second, not one per join.
@@ -49,10 +49,11 @@ logger = logging.getLogger(__name__)
 FANOUT_ONLY = "fan-out only"
 
 REFRESH_SECONDS = 10.0
-# At most one a second to each socket, with room for the event loop's jitter: flushed every
-# 1.0 s, two frames 0.95-0.99 s apart reached clients whenever one flush ran late (the bench's
-# join storm).
-COALESCE_SECONDS = 1.25
+# At most one a second to each socket, with room for the event loop's jitter and a socket's
+# own backlog: flushed every 1.0 s, two frames 0.95-0.99 s apart reached clients whenever one
+# flush ran late; every 1.25 s, two reached one socket 0.8 s apart once in a storm whose
+# joiners each got ~35 catch-up frames queued before the first (the bench's join storm).
+COALESCE_SECONDS = 1.5
 # A group's numbered frames kept for opening sockets: the last 30 s of a room (a crowd's
 # handshakes took up to 10 s in the bench's join storm, and each asks from the seq it saw
 # before), at most 500 of them (a busy room's last few seconds).
