@@ -252,19 +252,19 @@ class Standing:
 
 def standing_of(*, room_id: int, user) -> Standing | None:
     """None when there is no such room."""
-    room = ChatRoom.objects.filter(pk=room_id).values(*_STANDING_ROOM).first()
+    room = _rooms_standing({room_id}).get(room_id)
     if room is None:
         return None
     member = None
     if user and user.is_authenticated:
-        member = RoomMember.objects.filter(room_id=room_id, user=user).first()
+        member = _memberships([room_id], {user.pk}).get((room_id, user.pk))
     return _standing(room, user, member)
 
 
-_STANDING_ROOM = ("pk", "owner_id", "slow_mode_seconds", "last_seq")
+_STANDING_ROOM = ("id", "owner_id", "slow_mode_seconds", "last_seq")  # what a standing reads
 
 
-def _standing(room: dict, user, member: RoomMember | _Membership | None) -> Standing:
+def _standing(room: dict, user, member: _Membership | None) -> Standing:
     if not (user and user.is_authenticated):
         return Standing(
             user_id=None, slow_mode_seconds=room["slow_mode_seconds"], last_seq=room["last_seq"]
@@ -321,7 +321,7 @@ class _Membership(NamedTuple):
 
 def _rooms_standing(room_ids: set[int]) -> dict[int, dict[str, Any]]:
     db = connections[DEFAULT_DB_ALIAS]
-    names = [ChatRoom._meta.pk.column, "owner_id", "slow_mode_seconds", "last_seq"]
+    names = [ChatRoom._meta.get_field(name).column for name in _STANDING_ROOM]
     *columns, table = quoted_names(db, ChatRoom, *names)
     ids = list(room_ids)
     with db.cursor() as cursor:
