@@ -12,8 +12,9 @@ from importlib import import_module  # noqa: E402
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.urls import re_path  # noqa: E402
+from django.urls import get_resolver, re_path  # noqa: E402
 
+from zzalu.heap import settle  # noqa: E402
 from zzalu.logs import AccessLog  # noqa: E402
 from zzalu.sockets import UnknownPathConsumer  # noqa: E402
 from zzalu.ws_auth import OriginCheck, SocketAuthStack  # noqa: E402
@@ -40,3 +41,8 @@ application = AccessLog(
         }
     )
 )
+
+# The URL conf and the views it imports, loaded now instead of at the first request, so that
+# settle() freezes them with the rest of what the process serves with.
+get_resolver().url_patterns  # noqa: B018
+settle()

@@ -49,6 +49,17 @@ WORKER_LAST_BEAT = Gauge(
     ["worker"],
 )
 
+# --- every long-running process (zzalu.heap) -------------------------------------------------
+GC_PAUSE = Histogram(
+    "zzalu_gc_pause_seconds",
+    "How long each garbage collection stopped the process, by generation",
+    ["generation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+GC_FROZEN_OBJECTS = Gauge(
+    "zzalu_gc_frozen_objects", "Objects loaded at startup that collections no longer walk"
+)
+
 # --- sockets (web) ---------------------------------------------------------------------------
 OPEN_SOCKETS = Gauge("zzalu_open_sockets", "Open WebSockets", ["route"])
 ACKS = Counter("zzalu_socket_acks", "Sends acknowledged to the client", ["route"])

@@ -26,6 +26,7 @@ from django.db import close_old_connections
 from redis import RedisError
 
 from . import metrics
+from .heap import settle
 from .redis import get_redis, key
 
 logger = logging.getLogger("zzalu.worker")
@@ -187,4 +188,5 @@ class WorkerCommand(BaseCommand):
     def handle(self, *args, metrics_port, **options):
         stop = stop_on_signals()
         worker = self.make_worker(stop, **options)
+        settle()
         run_worker(worker, stop=stop, metrics_port=metrics_port)
