@@ -32,7 +32,7 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.redis import get_async_redis, key
 from zzalu.relay import row_id
-from zzalu.sql import placeholders, quoted_names
+from zzalu.sql import placeholders, quoted_names, rows_where_in
 from zzalu.text import CLIENT_MSG_ID, NICKNAME, REASON, clean_input
 
 from . import events
@@ -320,22 +320,13 @@ class _Membership(NamedTuple):
 
 
 def _rooms_standing(room_ids: set[int]) -> dict[int, dict[str, Any]]:
-    db = connections[DEFAULT_DB_ALIAS]
-    names = [ChatRoom._meta.get_field(name).column for name in _STANDING_ROOM]
-    *columns, table = quoted_names(db, ChatRoom, *names)
-    ids = list(room_ids)
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} IN ({placeholders(ids)})",
-            ids,
-        )
-        return {row[0]: dict(zip(_STANDING_ROOM, row, strict=True)) for row in cursor.fetchall()}
+    rows = rows_where_in(ChatRoom, _STANDING_ROOM, id=list(room_ids))
+    return {row[0]: dict(zip(_STANDING_ROOM, row, strict=True)) for row in rows}
 
 
 def _memberships(room_ids: list[int], user_ids: set[int]) -> dict[tuple[int, int], _Membership]:
-    # Through the ORM's values_list: its datetimes come back converted as each backend needs.
-    rows = RoomMember.objects.filter(room_id__in=room_ids, user_id__in=user_ids).values_list(
-        "room_id", "user_id", *_Membership._fields
+    rows = rows_where_in(
+        RoomMember, ("room", "user", *_Membership._fields), room=room_ids, user=list(user_ids)
     )
     return {(room_id, user_id): _Membership(*rest) for room_id, user_id, *rest in rows}
 

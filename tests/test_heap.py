@@ -38,7 +38,8 @@ def test_settle_freezes_what_is_loaded_and_times_every_collection(collector_rest
     assert gc.get_freeze_count() > 10_000  # Django and the app, at least
     assert gc.get_threshold() == heap.THRESHOLDS
     assert gc.callbacks.count(heap._timed) == 1
-    assert REGISTRY.get_sample_value("zzalu_gc_frozen_objects") == gc.get_freeze_count()
+    # (a frozen object that is freed leaves the count: it can fall by a few since)
+    assert 0 <= REGISTRY.get_sample_value("zzalu_gc_frozen_objects") - gc.get_freeze_count() < 100
 
     _, counted = pauses(2)
     garbage = [[] for _ in range(1000)]
