@@ -354,7 +354,7 @@ class ChatConsumer(EnvelopeConsumer):
 
     async def room_frame(self, message: dict[str, Any]) -> None:
         if self.joined and not self._closing:
-            await self.send(text_data=message["frame"])
+            await self.send_shared(message["frame"])
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -386,7 +386,7 @@ class ChatConsumer(EnvelopeConsumer):
     async def _send_numbered(self, seq: int, ack_id: str, frame: str) -> None:
         if self._unacked:  # it reached the room, so Kafka has it: the sender's ack goes first
             await self._ack(ack_id)
-        await self.send(text_data=frame)
+        await self.send_shared(frame)
         self.last_seq = seq
 
     async def heartbeat(self) -> None:
@@ -498,7 +498,7 @@ class RoomsWatchConsumer(EnvelopeConsumer):
 
     async def room_frame(self, message: dict[str, Any]) -> None:
         if not self._closing:
-            await self.send(text_data=message["frame"])
+            await self.send_shared(message["frame"])
 
     async def heartbeat(self) -> None:
         # Re-joining is idempotent and survives group expiry or a Redis restart.

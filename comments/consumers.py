@@ -118,7 +118,7 @@ class HakwonConsumer(EnvelopeConsumer):
             if event_id in self._seen:
                 continue
             self._remember(event_id)
-            await self.send(text_data=frame)
+            await self.send_shared(frame)
 
     def _remember(self, event_id: str) -> None:
         self._seen.add(event_id)

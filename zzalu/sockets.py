@@ -30,6 +30,7 @@ from .gathered import gathered
 from .kafka import KafkaRejected, KafkaUnavailable
 from .ratelimit import socket_slot_release, socket_slot_renew, socket_slot_take
 from .text import CLIENT_MSG_ID, TextError, clean_text
+from .wire import direct_writer, shared_frame
 from .ws_auth import members_recheck, socket_member, token_refresh_expiry
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         # A client that offered the bearer subprotocol must get it back (browsers insist).
         await super().accept(subprotocol or self.scope.get("auth_subprotocol"), headers)
+        self._write_shared = direct_writer(self.base_send)
         self._counted = True
         metrics.OPEN_SOCKETS.labels(self.route).inc()
 
@@ -306,6 +308,13 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
             await super().send(text_data, bytes_data, close)
         except OSError:
             self._closing = True
+
+    async def send_shared(self, text: str) -> None:
+        """A frame many sockets get as it is (a room's, a hakwon's): put on the wire once for
+        all of them and written straight to this socket where the server allows (zzalu.wire)."""
+        write = getattr(self, "_write_shared", None)
+        if write is None or not write(shared_frame(text)):
+            await self.send(text_data=text)
 
     async def send_envelope(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=envelope.encode_text(frame))
