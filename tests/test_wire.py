@@ -46,6 +46,7 @@ class Served:
             ws_per_message_deflate=deflate,
             lifespan="off",
             log_level="warning",
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -98,3 +99,27 @@ def test_a_socket_that_negotiated_compression_gets_no_writer():
         got = [client.recv(timeout=5) for _ in range(2)]
     assert got == ["through ASGI", "through ASGI again"]
     assert seen["writer"] is None
+
+
+def test_a_client_that_stops_reading_gets_no_more_frames_this_way():
+    """Uvicorn's send waits while the transport's buffer is over its limit; the writer declines
+    then (the socket's frames go through that send, in a task of their own)."""
+    seen: dict = {}
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        write, frame, written = direct_writer(send), shared_frame("x" * 70_000), 0
+        while written < 1_000 and write(frame):
+            written += 1
+        seen["paused"] = not send.__self__.writable.is_set()
+        seen["written"] = written
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    with Served(app) as url, connect(url, compression=None, max_queue=1, close_timeout=1) as c:
+        deadline = time.monotonic() + 10
+        while "written" not in seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        c.socket.close()  # it reads nothing more: close the socket under it
+    assert seen["paused"] and 0 < seen["written"] < 1_000

@@ -47,9 +47,12 @@ def direct_writer(send) -> Callable[[bytes], bool] | None:
 
     def write(frame: bytes) -> bool:
         # As the protocol's own send, minus encoding: only on an open connection it has not
-        # begun to close, with nothing of its own waiting to go out first.
+        # begun to close, with nothing of its own waiting to go out first, and while the
+        # client keeps up (the protocol's send waits while the transport's buffer is full: a
+        # socket that stopped reading gets its frames that way, in a task of its own).
         if (
-            conn.state is not State.OPEN
+            not protocol.writable.is_set()
+            or conn.state is not State.OPEN
             or protocol.close_sent
             or conn.writes
             or transport.is_closing()
