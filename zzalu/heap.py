@@ -3,16 +3,16 @@
 Python's cycle collector stops the whole process while it walks every container object of the
 generations it collects. A web process holds ~150,000 of them once Django is loaded, and each
 open socket adds ~175 more; at the interpreter's default thresholds (700, 10, 10) a join storm of
-2,000 sockets ran ~600 young and 5 full collections, 1.6-2.3 s of CPU out of ~10, and the full
-ones stopped the event loop for up to 330-520 ms each, in front of every delivery.
+2,000 sockets ran ~630 young and 5 full collections, 2.2 s of CPU out of ~10, and the full ones
+stopped the event loop for up to 330-520 ms each, in front of every delivery.
 
 ``settle()``, once the process has loaded what it serves with, collects once and freezes what is
 left (the modules, the URL conf, the settings: alive until exit, never garbage) so no later
 collection walks it again, and makes young collections rarer: with (10,000, 10, 10) the same
-storm ran ~45 young and 1 full collection, 0.8-0.9 s of CPU, the longest pause ~100-140 ms
-(docs/performance.md, "Garbage collection"). Garbage that is not a cycle is freed at once by
-reference counting whatever the thresholds; what waits longer is cyclic garbage, a few
-thousand objects more at most.
+storm ran ~45 young and 1 full collection, 0.86 s of CPU, the longest pause 84-144 ms
+(docs/decisions/0016). Garbage that is not a cycle is freed at once by reference counting
+whatever the thresholds; only cyclic garbage waits longer, until its generation's next
+collection.
 
 Each collection's pause is exported as ``zzalu_gc_pause_seconds{generation}``, and the number of
 frozen objects as ``zzalu_gc_frozen_objects``.
