@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 from zzalu import procfile
@@ -358,10 +360,16 @@ def prepare_database(db_path: Path) -> None:
     template = BENCH_LOCAL / "template.sqlite3"
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if template.exists():
-        shutil.copyfile(template, db_path)
+        shutil.copyfile(template, db_path)  # before this process opens it
     call_command("migrate", interactive=False, verbosity=0)
     if not template.exists():
-        shutil.copyfile(db_path, template)
+        # Through SQLite's backup API, not a file copy: the database is in WAL mode (a copy of
+        # the file misses what is still in its WAL), and opening and closing the file beside
+        # Django's open connection would drop that connection's locks (a process's POSIX locks
+        # on a file go with any descriptor of it it closes) — then a web process or the relay
+        # closing last checkpoints the WAL away under it: "database disk image is malformed".
+        with closing(sqlite3.connect(db_path)) as source, closing(sqlite3.connect(template)) as to:
+            source.backup(to)
 
 
 def cleanup(run_id: str) -> None:
