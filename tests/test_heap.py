@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import pytest
 from prometheus_client import REGISTRY
 
-from zzalu import heap
+from zzalu import heap, metrics
 
 from .test_poison_records import sample, scrape
 
@@ -49,6 +50,24 @@ def test_settle_freezes_what_is_loaded_and_times_every_collection(collector_rest
     gc.collect()
     total, now_counted = pauses(2)
     assert now_counted == counted + 1 and total > 0
+
+
+def test_a_collection_set_off_while_a_scrape_holds_the_metrics_lock_does_not_wait_for_it(
+    collector_restored,
+):
+    """A scrape copies the histogram's children under its lock, and the copy can set a
+    collection off on that thread: the timer must not need that lock (it would wait for
+    itself, and no collection would ever run again in the process)."""
+    heap.settle()
+    done = threading.Event()
+
+    def collect_under_the_lock():
+        with metrics.GC_PAUSE._lock:
+            gc.collect()
+        done.set()
+
+    threading.Thread(target=collect_under_the_lock, daemon=True).start()
+    assert done.wait(5), "the collector's timer waited for the metric's lock"
 
 
 def test_the_web_and_relay_processes_run_with_their_startup_heap_frozen(live):

@@ -28,6 +28,10 @@ from . import metrics
 THRESHOLDS = (10_000, 10, 10)
 
 _started: list[float] = []  # the running collection's start (collections never nest)
+# Each generation's histogram, looked up once: the timer runs inside whatever allocation set
+# the collection off, and looking a label up takes the metric's lock, which a scrape holds
+# while it copies the metric's children (a copy that can set a collection off itself).
+_pauses: list = []
 
 
 def settle() -> None:
@@ -37,6 +41,7 @@ def settle() -> None:
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
     metrics.GC_FROZEN_OBJECTS.set(gc.get_freeze_count())
+    _pauses[:] = [metrics.GC_PAUSE.labels(str(generation)) for generation in range(3)]
     if _timed not in gc.callbacks:
         gc.callbacks.append(_timed)
 
@@ -45,6 +50,4 @@ def _timed(phase: str, info: dict) -> None:
     if phase == "start":
         _started[:] = [time.perf_counter()]
     elif _started:
-        metrics.GC_PAUSE.labels(str(info["generation"])).observe(
-            time.perf_counter() - _started.pop()
-        )
+        _pauses[info["generation"]].observe(time.perf_counter() - _started.pop())
