@@ -29,7 +29,7 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord, row_id
-from zzalu.sql import placeholders, quoted_names
+from zzalu.sql import placeholders, quoted_names, rows_where_in
 from zzalu.text import (
     BODY,
     CLIENT_MSG_ID,
@@ -477,15 +477,8 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
 
 def _stored_event_ids(event_ids: list[str]) -> set[str]:
     """Which of ``event_ids`` are stored already."""
-    db = connections[DEFAULT_DB_ALIAS]
-    field = ChatMessage._meta.get_field("event_id")
-    params = [field.get_db_prep_value(uuid.UUID(e), db) for e in event_ids]
-    column, table = quoted_names(db, ChatMessage, field.column)
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {column} FROM {table} WHERE {column} IN ({placeholders(params)})", params
-        )
-        return {str(field.to_python(value)) for (value,) in cursor.fetchall()}
+    rows = rows_where_in(ChatMessage, ["event_id"], event_id=[uuid.UUID(e) for e in event_ids])
+    return {str(event_id) for (event_id,) in rows}
 
 
 def _rooms_lock(room_ids: list[int]) -> dict[int, int]:
@@ -508,15 +501,9 @@ def _rooms_lock(room_ids: list[int]) -> dict[int, int]:
 
 def _users_known(user_ids: set[int | None]) -> set[int]:
     """Which of ``user_ids`` are members (accounts that exist)."""
-    ids = sorted(i for i in user_ids if i is not None)
-    if not ids:
-        return set()
-    db = connections[DEFAULT_DB_ALIAS]
     user_model = ChatMessage._meta.get_field("sender").related_model
-    pk, table = quoted_names(db, user_model, user_model._meta.pk.column)
-    with db.cursor() as cursor:
-        cursor.execute(f"SELECT {pk} FROM {table} WHERE {pk} IN ({placeholders(ids)})", ids)
-        return {value for (value,) in cursor.fetchall()}
+    ids = [i for i in user_ids if i is not None]
+    return {pk for (pk,) in rows_where_in(user_model, ["pk"], pk=ids)}
 
 
 def _messages_insert(messages: list[ChatMessage]) -> None:

@@ -101,6 +101,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
     # delivery's time).
     fast_types: frozenset[str] = frozenset()
     route = "socket"  # the label of this kind of socket in the metrics
+    _write_shared = None  # zzalu.wire's writer, set once accepted (if the server has one)
 
     async def dispatch(self, message):
         if message["type"] in self.fast_types:
@@ -312,7 +313,7 @@ class EnvelopeConsumer(AsyncWebsocketConsumer):
     async def send_shared(self, text: str) -> None:
         """A frame many sockets get as it is (a room's, a hakwon's): put on the wire once for
         all of them and written straight to this socket where the server allows (zzalu.wire)."""
-        write = getattr(self, "_write_shared", None)
+        write = self._write_shared
         if write is None or not write(shared_frame(text)):
             await self.send(text_data=text)
 
