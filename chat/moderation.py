@@ -32,7 +32,7 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, produce_sync, topic_name
 from zzalu.redis import get_async_redis, key
 from zzalu.relay import row_id
-from zzalu.sql import placeholders, quoted_names, rows_where_in
+from zzalu.sql import cursor, placeholders, quoted_names, rows_where_in
 from zzalu.text import CLIENT_MSG_ID, NICKNAME, REASON, clean_input
 
 from . import events
@@ -344,10 +344,10 @@ def _members_join(joining: dict[tuple[int, int], int]) -> None:
     rows = [(room_id, user_id, seq, now, False, "") for (room_id, user_id), seq in joining.items()]
     size = db.ops.bulk_batch_size(fields, rows)
     row = f"({placeholders(fields)})"
-    with db.cursor() as cursor:
+    with cursor(db) as statements:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            cursor.execute(
+            statements.execute(
                 f"INSERT INTO {table} ({', '.join(columns)})"
                 f" VALUES {', '.join([row] * len(chunk))} ON CONFLICT DO NOTHING",
                 [value for values in chunk for value in values],

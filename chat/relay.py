@@ -43,9 +43,7 @@ class ChatBatch:
 
     @property
     def room_ids(self) -> set[int]:
-        return {
-            i.message.room_id if isinstance(i, IncomingMessage) else i.room_id for i in self.items
-        }
+        return {item.room_id for item in self.items}
 
 
 def parse_batch(records: list, *, skip_poison: bool = False) -> ChatBatch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import uuid
 from collections import defaultdict
@@ -29,7 +28,7 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord, row_id
-from zzalu.sql import placeholders, quoted_names, rows_where_in
+from zzalu.sql import cursor, placeholders, quoted_names, row_values, rows_where_in
 from zzalu.text import (
     BODY,
     CLIENT_MSG_ID,
@@ -346,7 +345,7 @@ class UnstorableRecord(PoisonRecord):
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    """A ``chat.message`` record read from Kafka, checked and turned into an unsaved row.
+    """A ``chat.message`` record read from Kafka, checked: its row's values, ready to store.
 
     Raises ValueError for a record that could never be stored (so the relay skips it instead
     of retrying it forever).
@@ -355,11 +354,13 @@ class IncomingMessage:
     record: dict[str, Any]
     partition: int | None = None
     offset: int | None = None
-    message: ChatMessage = field(init=False, repr=False)
+    values: dict[str, Any] = field(init=False, repr=False)  # the row's, by attname
+    reply_to: str | None = field(init=False, repr=False)  # the original's event_id
+    gif_id: str | None = field(init=False, repr=False)  # an upload's id
 
     def __post_init__(self):
         try:
-            message = _message_from_record(self.record, self.partition, self.offset)
+            values, clean = _message_from_record(self.record, self.partition, self.offset)
         except (
             KeyError,
             TypeError,
@@ -369,7 +370,39 @@ class IncomingMessage:
             InvalidInput,
         ) as exc:
             raise ValueError(f"malformed chat.message record: {exc!r}") from exc
-        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "reply_to", clean["reply_to"])
+        object.__setattr__(self, "gif_id", clean["gif_id"])
+
+    @property
+    def room_id(self) -> int:
+        return self.values["room_id"]
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return self.values["event_id"]
+
+    @property
+    def message(self) -> ChatMessage:
+        """A new unsaved row (a new one every time: a batch tried again starts afresh)."""
+        message = _new_message(self.values)
+        # Resolved once the batch is stored (the original may be earlier in the same batch).
+        message.reply_to_event_id = self.reply_to
+        message.gif_upload_wanted = self.gif_id
+        return message
+
+
+def _new_message(values: dict[str, Any]) -> ChatMessage:
+    """``ChatMessage(**values)``, built positionally as rows read from the database are: the
+    keyword constructor costs three times as much (it looks every field up among the keywords).
+    """
+    return ChatMessage(
+        *[values[f.attname] if f.attname in values else f.get_default() for f in _MESSAGE_FIELDS]
+    )
+
+
+_MESSAGE_FIELDS = ChatMessage._meta.concrete_fields
+_MESSAGE_ROW = tuple(f for f in _MESSAGE_FIELDS if not f.primary_key)  # what an INSERT sets
 
 
 def _sent_at(value: Any) -> datetime:
@@ -382,32 +415,30 @@ def _sent_at(value: Any) -> datetime:
     return sent_at
 
 
-def _message_from_record(record: dict[str, Any], partition, offset) -> ChatMessage:
+def _message_from_record(record: dict[str, Any], partition, offset) -> tuple[dict, dict]:
+    """The row's values (by attname) and the cleaned payload."""
     sender = record["sender"]
     sender_id = sender.get("id")
     clean = chat_payload_clean(record)
-    message = ChatMessage(
-        event_id=uuid.UUID(str(record["event_id"])),
-        room_id=row_id(record["room_id"]),
-        kind=ChatMessage.Kind.TALK,
-        sender_id=None if sender_id is None else row_id(sender_id),
+    values = {
+        "event_id": uuid.UUID(str(record["event_id"])),
+        "room_id": row_id(record["room_id"]),
+        "kind": ChatMessage.Kind.TALK.value,
+        "sender_id": None if sender_id is None else row_id(sender_id),
         # The sender's snapshot is shown to everyone: the same rule as the member's profile.
-        sender_username=clean_input(sender.get("username", ""), USERNAME, field="username"),
-        sender_nickname=clean_input(sender.get("nickname", ""), NICKNAME, field="nickname"),
-        sender_profile_path=clean_input(
+        "sender_username": clean_input(sender.get("username", ""), USERNAME, field="username"),
+        "sender_nickname": clean_input(sender.get("nickname", ""), NICKNAME, field="nickname"),
+        "sender_profile_path": clean_input(
             sender.get("profile_path") or "", URL, field="profile_path"
         ),
-        body=clean["body"],
-        gif_url=clean["gif_url"] or "",
-        client_msg_id=clean["client_msg_id"],
-        sent_at=_sent_at(record["sent_at"]),
-        kafka_partition=partition,
-        kafka_offset=offset,
-    )
-    # Resolved once the batch is stored (the original may be earlier in the same batch).
-    message.reply_to_event_id = clean["reply_to"]
-    message.gif_upload_wanted = clean["gif_id"]
-    return message
+        "body": clean["body"],
+        "gif_url": clean["gif_url"] or "",
+        "client_msg_id": clean["client_msg_id"],
+        "sent_at": _sent_at(record["sent_at"]),
+        "kafka_partition": partition,
+        "kafka_offset": offset,
+    }
+    return values, clean
 
 
 @transaction.atomic
@@ -426,7 +457,7 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
     """
     by_id: dict[str, IncomingMessage] = {}
     for item in items:
-        by_id.setdefault(str(item.message.event_id), item)
+        by_id.setdefault(str(item.event_id), item)
     known = _stored_event_ids(list(by_id))
     existing = []
     if known:  # a redelivery: announced again as stored
@@ -436,7 +467,7 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
     pending: dict[int, list[ChatMessage]] = defaultdict(list)
     for event_id, item in by_id.items():
         if event_id not in known:
-            pending[item.message.room_id].append(copy.copy(item.message))
+            pending[item.room_id].append(item.message)
     if not pending:
         return sorted(existing, key=lambda m: (m.room_id, m.seq))
 
@@ -490,13 +521,13 @@ def _rooms_lock(room_ids: list[int]) -> dict[int, int]:
     lock = ""
     if db.features.has_select_for_update:
         lock = " " + db.ops.for_update_sql(no_key=db.features.has_select_for_no_key_update)
-    with db.cursor() as cursor:
-        cursor.execute(
+    with cursor(db) as statements:
+        statements.execute(
             f"SELECT {pk}, {last_seq} FROM {table} WHERE {pk} IN ({placeholders(room_ids)})"
             f" ORDER BY {pk}{lock}",
             room_ids,
         )
-        return dict(cursor.fetchall())
+        return dict(statements.fetchall())
 
 
 def _users_known(user_ids: set[int | None]) -> set[int]:
@@ -515,7 +546,7 @@ def _messages_insert(messages: list[ChatMessage]) -> None:
     if not db.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
         ChatMessage.objects.bulk_create(messages)
         return
-    fields = [f for f in ChatMessage._meta.concrete_fields if not f.primary_key]
+    fields = _MESSAGE_ROW
     event_field = ChatMessage._meta.get_field("event_id")
     *columns, table = quoted_names(db, ChatMessage, *(f.column for f in fields))
     pk, event_id, _ = quoted_names(db, ChatMessage, ChatMessage._meta.pk.column, event_field.column)
@@ -525,20 +556,16 @@ def _messages_insert(messages: list[ChatMessage]) -> None:
     by_event = {message.event_id: message for message in messages}
     size = db.ops.bulk_batch_size(fields, messages)
     row = f"({placeholders(fields)})"
-    with db.cursor() as cursor:
+    with cursor(db) as statements:
         for start in range(0, len(messages), size):
             chunk = messages[start : start + size]
-            params = [
-                field.get_db_prep_save(getattr(message, field.attname), db)
-                for message in chunk
-                for field in fields
-            ]
-            cursor.execute(
+            params = [value for message in chunk for value in row_values(db, message, fields)]
+            statements.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
                 f" {', '.join([row] * len(chunk))} RETURNING {pk}, {event_id}",
                 params,
             )
-            for new_pk, stored_event_id in cursor.fetchall():
+            for new_pk, stored_event_id in statements.fetchall():
                 message = by_event[event_field.to_python(stored_event_id)]
                 message.pk = new_pk
                 message._state.adding, message._state.db = False, db.alias
@@ -555,8 +582,8 @@ def _rooms_advance(newest: dict[int, int]) -> None:
     )
     now = ChatRoom._meta.get_field("last_activity_at").get_db_prep_save(timezone.now(), db)
     cases = " ".join(["WHEN %s THEN %s"] * len(newest))
-    with db.cursor() as cursor:
-        cursor.execute(
+    with cursor(db) as statements:
+        statements.execute(
             f"UPDATE {table} SET {last_seq} = CASE {pk} {cases} END, {last_activity_at} = %s"
             f" WHERE {pk} IN ({placeholders(newest)})",
             [*(value for pair in newest.items() for value in pair), now, *newest],

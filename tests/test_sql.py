@@ -1,16 +1,20 @@
-"""zzalu.sql.rows_where_in: rows read by hand come back as the ORM reads them, on SQLite and
-PostgreSQL (the join path of every socket opening reads the rooms, memberships and accounts
-through it)."""
+"""zzalu.sql: rows read by hand come back as the ORM reads them, values written by hand are
+what the ORM would write, and the driver's cursor fails as Django's does — on SQLite and
+PostgreSQL (the join path of every socket opening and the relay's batch go through it)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.test.utils import CaptureQueriesContext
 
-from chat.models import ChatRoom, RoomMember
-from zzalu.sql import rows_where_in
+from chat.models import ChatMessage, ChatRoom, RoomMember
+from zzalu.sql import _plain_type, cursor, row_values, rows_where_in
 from zzalu.ws_auth import _active_users
 
 from .conftest import make_room, make_user
@@ -66,3 +70,71 @@ def test_the_accounts_of_sockets_opening_are_whole_and_only_the_active_ones():
     }
     assert user._state.adding is False and user._state.db == "default"
     assert user.public_profile == stored.public_profile
+
+
+def _message(**overrides) -> ChatMessage:
+    values = dict(
+        event_id=uuid.uuid4(), room_id=7, seq=3, kind="TALK", sender_id=None,
+        sender_username="alice", sender_nickname="앨리스 🍜", body="안녕\n", gif_url="",
+        gif_upload_id=uuid.uuid4(), client_msg_id="c-1", reply_to_id=9,
+        sent_at=datetime(2026, 5, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        stored_at=datetime(2026, 5, 1, 12, 30, 16, tzinfo=UTC), mentions=[{"id": 1}],
+        edited_at=None, is_deleted=True, kafka_partition=0, kafka_offset=2**40,
+    )  # fmt: skip
+    return ChatMessage(**{**values, **overrides})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "overrides", [{}, {"sender_id": 5, "reply_to_id": None, "gif_upload_id": None}]
+)
+def test_row_values_are_what_the_fields_prepare(overrides):
+    message = _message(**overrides)
+    fields = tuple(f for f in ChatMessage._meta.concrete_fields if not f.primary_key)
+
+    values = row_values(connection, message, fields)
+
+    expected = [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields]
+    for field, value, wanted in zip(fields, values, expected, strict=True):
+        if field.name == "mentions":  # PostgreSQL's is an adapter object: compare what it holds
+            value, wanted = getattr(value, "obj", value), getattr(wanted, "obj", wanted)
+        assert (type(value), value) == (type(wanted), wanted), field.name
+
+
+def test_a_field_that_prepares_its_own_way_is_prepared():
+    class Shouting(models.CharField):
+        def get_prep_value(self, value):
+            return None if value is None else str(value).upper()
+
+    ops = BaseDatabaseOperations
+    assert _plain_type(Shouting(max_length=5), ops) is None
+    assert _plain_type(models.CharField(max_length=5), ops) is str
+    assert _plain_type(ChatMessage._meta.get_field("room"), ops) is int  # the room's id
+    assert _plain_type(ChatMessage._meta.get_field("gif_upload"), ops) is None  # a UUID's
+    assert _plain_type(ChatMessage._meta.get_field("sent_at"), ops) is None
+
+
+@pytest.mark.django_db
+def test_the_drivers_cursor_fails_as_djangos_does():
+    room = make_room()
+    table = connection.ops.quote_name(ChatRoom._meta.db_table)
+    with cursor(connection) as statements:
+        assert not isinstance(statements, type(connection.cursor()))  # not Django's wrapper
+        statements.execute(f"SELECT id, name FROM {table} WHERE id IN (%s, %s)", [room.pk, 0])
+        assert statements.fetchall() == [(room.pk, room.name)]
+    failing = [
+        (f"INSERT INTO {table} (id) VALUES (%s)", IntegrityError),
+        (f"SELECT nothing FROM {table} WHERE id = %s", DatabaseError),
+    ]
+    for sql, error in failing:
+        with pytest.raises(error) as raised, transaction.atomic(), cursor(connection) as statements:
+            statements.execute(sql, [room.pk])
+        assert raised.type.__module__ == "django.db.utils", raised.type  # Django's class
+
+
+@pytest.mark.django_db
+def test_captured_queries_go_through_djangos_cursor():
+    room = make_room()
+    with CaptureQueriesContext(connection) as queries:
+        assert rows_where_in(ChatRoom, ["name"], pk=[room.pk]) == [(room.name,)]
+    assert len(queries.captured_queries) == 1

@@ -1,12 +1,15 @@
 """Pieces of SQL written by hand, for the few hot statements the ORM costs more to build than
-the database to run (the relay's batch, sockets opening: docs/decisions/0015)."""
+the database to run (the relay's batch, sockets opening: docs/decisions/0015, 0017)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models.fields import AutoFieldMixin
 
 
 def placeholders(values) -> str:
@@ -17,6 +20,95 @@ def placeholders(values) -> str:
 def quoted_names(db, model, *columns: str) -> list[str]:
     """The quoted ``columns`` of ``model``, then its table."""
     return [db.ops.quote_name(name) for name in (*columns, model._meta.db_table)]
+
+
+def cursor(db):
+    """A cursor for these statements, written with ``%s`` placeholders as for Django's cursors.
+
+    Django's cursor wrapper costs about 30 µs a statement (its wrappers, its checks, SQLite's
+    placeholder rewriting), as much as running one of these; the database's own cursor costs
+    3. So while nobody watches the queries (``DEBUG``, a test capturing them, an execute
+    wrapper) this is the driver's cursor, raising Django's exceptions as Django's does — the
+    relay tells a failing database from a failing record by them, and a connection that
+    failed is replaced as after any other failed query. Otherwise it is Django's cursor."""
+    if db.queries_logged or db.execute_wrappers:
+        return db.cursor()
+    db.ensure_connection()
+    return _DriverCursor(db)
+
+
+class _DriverCursor:
+    __slots__ = ("_cursor", "_db", "_qmark")
+
+    def __init__(self, db):
+        self._db = db
+        with db.wrap_database_errors:
+            self._cursor = db.connection.cursor()
+        self._qmark = db.Database.paramstyle == "qmark"  # SQLite's `?`
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        with self._db.wrap_database_errors:
+            self._cursor.execute(sql.replace("%s", "?") if self._qmark else sql, params)
+
+    def fetchall(self) -> list[tuple]:
+        with self._db.wrap_database_errors:
+            return self._cursor.fetchall()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._cursor.close()
+
+
+# Fields whose preparation gives back a value of this type unchanged (and None as None): most
+# of a row's values need no preparing at all. Integers only where the backend does not wrap
+# them (PostgreSQL's psycopg 3 binds a BigIntegerField's as Int8; an auto id is not wrapped).
+_PLAIN = ((models.CharField, str), (models.TextField, str), (models.BooleanField, bool),
+          (models.IntegerField, int))  # fmt: skip
+# Django's own preparation methods for those: a subclass that prepares values its own way (a
+# field that encrypts, say) is prepared by its methods.
+_DJANGOS = {
+    models.Field.get_db_prep_save,
+    models.Field.get_db_prep_value,
+    models.IntegerField.get_db_prep_value,
+    AutoFieldMixin.get_db_prep_value,
+    *(kind.get_prep_value for kind, _ in _PLAIN),
+}
+
+
+def _plain_type(field, ops) -> type | None:
+    """The type whose values ``field`` prepares unchanged for a backend with ``ops``, if any."""
+    if field.many_to_one:  # a foreign key's value is its target's
+        field = field.target_field
+    own = type(field)
+    if {own.get_db_prep_save, own.get_db_prep_value, own.get_prep_value} - _DJANGOS:
+        return None
+    if (
+        own.get_db_prep_value is models.IntegerField.get_db_prep_value
+        and ops.adapt_integerfield_value is not BaseDatabaseOperations.adapt_integerfield_value
+    ):
+        return None
+    return next((kind for fields, kind in _PLAIN if isinstance(field, fields)), None)
+
+
+@functools.cache
+def _row_plan(ops: type, fields: tuple) -> tuple:
+    return tuple((f.attname, _plain_type(f, ops), f.get_db_prep_save) for f in fields)
+
+
+def row_values(db, instance, fields: tuple) -> list[Any]:
+    """``instance``'s values for ``fields``, each as ``field.get_db_prep_save`` gives it (what
+    the ORM's INSERT sends), without calling it for a string, integer or boolean that it would
+    give back unchanged: preparing every field was about a third of a relay record's cost."""
+    values = []
+    for attname, plain, prepare in _row_plan(type(db.ops), fields):
+        value = getattr(instance, attname)
+        if plain is not None and (value is None or type(value) is plain):
+            values.append(value)
+        else:
+            values.append(prepare(value, db))
+    return values
 
 
 def rows_where_in(model, names: Sequence[str], **where_in: Sequence[Any]) -> list[tuple]:
@@ -36,13 +128,13 @@ def rows_where_in(model, names: Sequence[str], **where_in: Sequence[Any]) -> lis
         values = [field.get_db_prep_value(value, db) for value in values]
         conditions.append(f"{db.ops.quote_name(field.column)} IN ({placeholders(values)})")
         params.extend(values)
-    with db.cursor() as cursor:
-        cursor.execute(
+    with cursor(db) as statements:
+        statements.execute(
             f"SELECT {', '.join(columns)} FROM {db.ops.quote_name(table)}"
             f" WHERE {' AND '.join(conditions)}",
             params,
         )
-        rows = cursor.fetchall()
+        rows = statements.fetchall()
     converting = []  # (position, column, converters) of the columns that need any
     for at, field in enumerate(fields):
         column = field.get_col(table)
