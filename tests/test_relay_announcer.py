@@ -4,6 +4,7 @@ order, whether they go out pipelined (the Redis pub/sub layer) or one group_send
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 
 from channels.layers import get_channel_layer
@@ -54,6 +55,22 @@ def test_messages_to_a_group_nobody_joined_go_nowhere(real_services):
     messages = [(f"room.{uuid.uuid4().hex}", {"type": "chat.frames", "n": 0}), *batch(groups)]
     try:
         got = asyncio.run(received(layer, groups, announce, messages, 4))
+    finally:
+        announce.close()
+    assert [m["n"] for m in got] == [1, 2, 3, 4]
+
+
+def test_a_publisher_whose_connection_broke_sends_on_a_new_one(real_services):
+    """The publisher keeps one connection per Redis host; one that broke since (a Redis
+    restart, a proxy's idle timeout) costs the batch a second try, not a failed round."""
+    layer = get_channel_layer()
+    announce = Announcer()
+    groups = [f"room.{uuid.uuid4().hex}", f"room.{uuid.uuid4().hex}"]
+    try:
+        announce([(groups[0], {"type": "chat.frames", "n": 0})])  # the connection is open
+        (kept,) = announce.publisher.connections
+        kept._sock.shutdown(socket.SHUT_RDWR)  # broken under it, as a server's close does
+        got = asyncio.run(received(layer, groups, announce, batch(groups), 4))
     finally:
         announce.close()
     assert [m["n"] for m in got] == [1, 2, 3, 4]
