@@ -1,6 +1,6 @@
-"""The relay's poll gathers a batch: while records keep coming, what arrives within
-RELAY_BATCH_LINGER_MS of a batch's first record joins it, and the poll never waits longer than
-that for more; a record after a quiet spell goes at once.
+"""The relay's poll gathers a batch: while records come at RELAY_BATCH_LINGER_RATE a second or
+more, what arrives within RELAY_BATCH_LINGER_MS of a batch's first record joins it, and the poll
+never waits longer than that for more; slower, or after a quiet spell, a record goes at once.
 
 A fake librdkafka consumer stands in for the broker in the first tests (records arrive at set
 times; ``consume`` waits as librdkafka's does: until it has what was asked for, or the timeout
@@ -85,8 +85,11 @@ class ArrivingRecords:
 def arriving(monkeypatch):
     monkeypatch.setattr(kafka, "Consumer", ArrivingRecords)
 
-    def consumer(arrivals: list[float], linger_ms: int, settings) -> RelayConsumer:
+    def consumer(
+        arrivals: list[float], linger_ms: int, settings, linger_rate: float = 0.5
+    ) -> RelayConsumer:
         settings.RELAY_BATCH_LINGER_MS = linger_ms
+        settings.RELAY_BATCH_LINGER_RATE = linger_rate  # half a record a second: one is busy
         ArrivingRecords.arrivals = arrivals
         return RelayConsumer(["chat.events"])
 
@@ -120,12 +123,34 @@ def test_the_poll_never_waits_longer_than_the_linger(arriving, settings):
 
 
 def test_a_record_after_a_quiet_spell_goes_at_once(arriving, settings):
-    consumer = arriving([0.0, 0.5, 0.55], linger_ms=100, settings=settings)
+    consumer = arriving([0.0, 1.0, 1.05], linger_ms=100, settings=settings)
     consumer.poll(timeout_ms=250)
-    polled, took = timed_poll(consumer, timeout_ms=1000)
-    assert offsets(polled) == [1]  # 0.5 s after the last batch: no linger
-    assert took < 0.54
+    polled, took = timed_poll(consumer, timeout_ms=1500)
+    assert offsets(polled) == [1]  # a second after the last record (0.37 < 0.5 a second)
+    assert took < 1.04
     assert offsets(consumer.poll(timeout_ms=250)) == [2]
+
+
+def test_records_slower_than_the_linger_rate_go_one_by_one(arriving, settings):
+    consumer = arriving([i * 0.05 for i in range(12)], linger_ms=200, settings=settings,
+                        linger_rate=50)  # fmt: skip
+    for expected in range(12):  # 20 a second: none waits the 200 ms
+        polled, took = timed_poll(consumer, timeout_ms=250)
+        assert offsets(polled) == [expected]
+        assert took < 0.15
+
+
+def test_records_at_the_linger_rate_are_gathered(arriving, settings):
+    consumer = arriving([i * 0.005 for i in range(300)], linger_ms=50, settings=settings,
+                        linger_rate=50)  # fmt: skip
+    sizes, longest = [], 0.0
+    while sum(sizes) < 300:
+        polled, took = timed_poll(consumer, timeout_ms=250)
+        sizes.append(len(offsets(polled)))
+        longest = max(longest, took)
+    assert sizes[0] == 1  # nothing counted yet
+    assert max(sizes[-5:]) >= 5, sizes  # 200 a second: a 50 ms linger gathers about ten
+    assert longest < 0.3
 
 
 def test_a_full_batch_goes_at_once(arriving, settings):
@@ -146,8 +171,10 @@ def test_without_linger_a_batch_is_what_is_already_here(arriving, settings):
 
 
 def test_the_linger_gathers_records_from_the_real_broker(real_services, settings):
-    """librdkafka's consume() waits for what was asked or the timeout, whichever comes first."""
+    """The linger gathers what the broker sends meanwhile (librdkafka fetches in the
+    background, and consume(n, 0) takes what it has)."""
     settings.RELAY_BATCH_LINGER_MS = 400
+    settings.RELAY_BATCH_LINGER_RATE = 0.5  # one record a second is busy enough here
     topic = topic_name("chat")
     consumer = RelayConsumer(
         [topic], **{"group.id": f"test-linger-{uuid.uuid4().hex}", "auto.offset.reset": "latest"}
@@ -182,9 +209,10 @@ def test_the_linger_gathers_records_from_the_real_broker(real_services, settings
         consumer.close()
 
 
-def test_consume_returns_once_it_has_what_was_asked(real_services, settings):
-    """The other half of librdkafka's contract the linger relies on: with enough records
-    already fetched, consume() does not wait out its timeout."""
+def test_consume_without_a_timeout_takes_what_was_fetched(real_services, settings):
+    """The other half of librdkafka's contract the linger relies on: consume(n, 0) takes the
+    records fetched meanwhile, at once, and consume(n, t) with enough of them does not wait
+    out its timeout."""
     topic = topic_name("chat")
     key = f"linger-{uuid.uuid4().hex}"
     for _ in range(3):
@@ -204,7 +232,8 @@ def test_consume_returns_once_it_has_what_was_asked(real_services, settings):
             pass
         time.sleep(0.5)  # the topic's records fetched by now
         started = time.monotonic()
-        assert len(consumer.consume(2, 10)) == 2
+        assert len(consumer.consume(1, 0)) == 1
+        assert len(consumer.consume(1, 10)) == 1
         assert time.monotonic() - started < 5
     finally:
         consumer.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import os
 import socket
 import threading
@@ -225,9 +226,9 @@ async def produce(topic: str, key: str, value: bytes) -> asyncio.Future:
 # --- the relay's consumer ---------------------------------------------------------------------
 
 
-# The relay lingers for more records only while the previous batch is at most this many
-# lingers old: records coming at least one per BUSY_LINGERS lingers (25 a second for 10 ms).
-BUSY_LINGERS = 4
+# How fast the relay forgets the records it polled, in seconds: its "recent" count is about the
+# records of the last RATE_WINDOW seconds, so at a steady rate it equals the rate per second.
+RATE_WINDOW = 1.0
 
 
 class RelayConsumer:
@@ -249,7 +250,10 @@ class RelayConsumer:
                 # A relay that dies is replaced within ~10 s instead of the 45 s default.
                 "session.timeout.ms": 10000,
                 "heartbeat.interval.ms": 3000,
-                "fetch.wait.max.ms": 20,
+                # How long the broker holds a fetch that found nothing (librdkafka's default). A
+                # record arriving meanwhile is answered at once; 20 ms cost the idle relay 50
+                # empty fetches a second, 10 ms of its CPU a second (docs/decisions/0017).
+                "fetch.wait.max.ms": 500,
                 "socket.nagle.disable": True,
                 "log_level": 3,
                 **overrides,
@@ -265,7 +269,8 @@ class RelayConsumer:
         self._commit_every = settings.KAFKA_RELAY_COMMIT_INTERVAL_MS / 1000
         self._committed_at = 0.0
         self._linger = settings.RELAY_BATCH_LINGER_MS / 1000
-        self._returned_at = -1.0  # when the last poll that found records returned
+        self._linger_from = settings.RELAY_BATCH_LINGER_RATE
+        self._recent, self._recent_at = 0.0, time.monotonic()  # records polled, decaying
 
     def poll(
         self, timeout_ms: int = 250, max_records: int = 500
@@ -273,19 +278,23 @@ class RelayConsumer:
         """Wait up to ``timeout_ms`` for a record, then take what else is here, up to
         ``max_records``.
 
-        While records keep coming (the previous batch was polled less than BUSY_LINGERS
-        lingers ago), the batch also gathers what arrives within RELAY_BATCH_LINGER_MS: each
-        batch costs its round trips whatever it holds, so it pays them once for several
-        records, and a record waits the linger at most. A record after a quiet spell goes at
-        once: there, waiting would gather nothing and only delay it.
+        While records come at RELAY_BATCH_LINGER_RATE a second or more, the batch also gathers
+        what arrives within RELAY_BATCH_LINGER_MS: each batch costs its round trips whatever it
+        holds, so it pays them once for several records, and a record waits the linger at
+        most. Slower, a record goes at once: there, waiting would gather little and only
+        delay it. The linger is a sleep, not a wait on librdkafka's queue, which wakes the
+        waiting thread for every record that arrives (a tenth of the relay's CPU at 100 a
+        second); a batch that is full already goes without it.
         """
         first = self._consumer.poll(timeout_ms / 1000)
         if first is None:
             return {}
-        busy = time.monotonic() - self._returned_at < BUSY_LINGERS * self._linger
-        linger = self._linger if busy else 0
-        rest = self._consumer.consume(max_records - 1, linger) if max_records > 1 else []
-        self._returned_at = time.monotonic()
+        wanted = max_records - 1
+        rest = self._consumer.consume(wanted, 0) if wanted else []
+        if len(rest) < wanted and self._busy():
+            time.sleep(self._linger)
+            rest += self._consumer.consume(wanted - len(rest), 0)
+        self._count(1 + len(rest))
         batches: dict[tuple[str, int], list[Record]] = {}
         for message in [first, *rest]:
             if message.error():
@@ -302,6 +311,19 @@ class RelayConsumer:
             batches.setdefault((record.topic, record.partition), []).append(record)
             self._polled[(record.topic, record.partition)] = record.offset + 1
         return batches
+
+    def _busy(self) -> bool:
+        """Whether records come at RELAY_BATCH_LINGER_RATE a second or more (and a linger is
+        set)."""
+        return bool(self._linger) and self._count(0) >= self._linger_from
+
+    def _count(self, records: int) -> float:
+        """Add ``records`` to the recent count and return it: the count decays by e every
+        RATE_WINDOW seconds, so at a steady rate it is about the last second's records."""
+        now = time.monotonic()
+        self._recent = self._recent * math.exp((self._recent_at - now) / RATE_WINDOW) + records
+        self._recent_at = now
+        return self._recent
 
     def commit(self) -> None:
         """Mark everything polled so far as handled, and commit the handled offsets if the last
