@@ -227,8 +227,9 @@ async def produce(topic: str, key: str, value: bytes) -> asyncio.Future:
 
 
 # How fast the relay forgets the records it polled, in seconds: its "recent" count is about the
-# records of the last RATE_WINDOW seconds, so at a steady rate it equals the rate per second.
-RATE_WINDOW = 1.0
+# records of the last RATE_WINDOW seconds. Short, so that a burst (a crowd joining a room) stops
+# counting soon after it ends: records coming slowly after it must not wait a linger.
+RATE_WINDOW = 0.25
 
 
 class RelayConsumer:
@@ -315,11 +316,11 @@ class RelayConsumer:
     def _busy(self) -> bool:
         """Whether records come at RELAY_BATCH_LINGER_RATE a second or more (and a linger is
         set)."""
-        return bool(self._linger) and self._count(0) >= self._linger_from
+        return bool(self._linger) and self._count(0) >= self._linger_from * RATE_WINDOW
 
     def _count(self, records: int) -> float:
         """Add ``records`` to the recent count and return it: the count decays by e every
-        RATE_WINDOW seconds, so at a steady rate it is about the last second's records."""
+        RATE_WINDOW seconds, so at a steady rate it is about the rate times RATE_WINDOW."""
         now = time.monotonic()
         self._recent = self._recent * math.exp((self._recent_at - now) / RATE_WINDOW) + records
         self._recent_at = now
