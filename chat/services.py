@@ -28,7 +28,7 @@ from zzalu.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceErr
 from zzalu.kafka import produce, topic_name
 from zzalu.ratelimit import take_token
 from zzalu.relay import PoisonRecord, row_id
-from zzalu.sql import cursor, placeholders, quoted_names, row_values, rows_where_in
+from zzalu.sql import cursor, placeholders, quoted_names, row_preparer, rows_where_in
 from zzalu.text import (
     BODY,
     CLIENT_MSG_ID,
@@ -455,9 +455,9 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
     Whatever the batch holds, it costs five statements (written as SQL, below): which are
     stored already, lock the rooms, which senders exist, one INSERT, one UPDATE of last_seq.
     """
-    by_id: dict[str, IncomingMessage] = {}
+    by_id: dict[uuid.UUID, IncomingMessage] = {}
     for item in items:
-        by_id.setdefault(str(item.event_id), item)
+        by_id.setdefault(item.event_id, item)
     known = _stored_event_ids(list(by_id))
     existing = []
     if known:  # a redelivery: announced again as stored
@@ -506,10 +506,11 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
 # costs a context-local lookup, and preparing a row reads it once per field.
 
 
-def _stored_event_ids(event_ids: list[str]) -> set[str]:
+def _stored_event_ids(event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Which of ``event_ids`` are stored already."""
-    rows = rows_where_in(ChatMessage, ["event_id"], event_id=[uuid.UUID(e) for e in event_ids])
-    return {str(event_id) for (event_id,) in rows}
+    return {
+        event_id for (event_id,) in rows_where_in(ChatMessage, ["event_id"], event_id=event_ids)
+    }
 
 
 def _rooms_lock(room_ids: list[int]) -> dict[int, int]:
@@ -555,11 +556,11 @@ def _messages_insert(messages: list[ChatMessage]) -> None:
         message.stored_at = now  # auto_now_add, as save() and bulk_create set it
     by_event = {message.event_id: message for message in messages}
     size = db.ops.bulk_batch_size(fields, messages)
-    row = f"({placeholders(fields)})"
+    row, values = f"({placeholders(fields)})", row_preparer(db, fields)
     with cursor(db) as statements:
         for start in range(0, len(messages), size):
             chunk = messages[start : start + size]
-            params = [value for message in chunk for value in row_values(db, message, fields)]
+            params = [value for message in chunk for value in values(message)]
             statements.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
                 f" {', '.join([row] * len(chunk))} RETURNING {pk}, {event_id}",

@@ -14,7 +14,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.test.utils import CaptureQueriesContext
 
 from chat.models import ChatMessage, ChatRoom, RoomMember
-from zzalu.sql import _plain_type, cursor, row_values, rows_where_in
+from zzalu.sql import _plain_type, cursor, row_preparer, rows_where_in
 from zzalu.ws_auth import _active_users
 
 from .conftest import make_room, make_user
@@ -88,11 +88,11 @@ def _message(**overrides) -> ChatMessage:
 @pytest.mark.parametrize(
     "overrides", [{}, {"sender_id": 5, "reply_to_id": None, "gif_upload_id": None}]
 )
-def test_row_values_are_what_the_fields_prepare(overrides):
+def test_prepared_row_values_are_what_the_fields_prepare(overrides):
     message = _message(**overrides)
     fields = tuple(f for f in ChatMessage._meta.concrete_fields if not f.primary_key)
 
-    values = row_values(connection, message, fields)
+    values = row_preparer(connection, fields)(message)
 
     expected = [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields]
     for field, value, wanted in zip(fields, values, expected, strict=True):

@@ -211,12 +211,13 @@ class Relay(Worker):
         self.max_batch = max_batch
         self.lags: dict[tuple[str, int], int] = {}
         self.lag_measured_at = -LAG_EVERY
+        self.lag_measured_idle = True  # the last reading was after an empty poll
         self.lag = metrics.LagCollector(lambda: self.lags)
 
     def step(self) -> int:
         if not self.pending:
             polled = by_topic(self.consumer.poll(timeout_ms=250, max_records=self.max_batch))
-            self._measure_lag()
+            self._measure_lag(idle=not polled)
             if not polled:
                 self.consumer.commit()  # a quiet moment: send what the interval held back
                 self._report(0)
@@ -271,14 +272,16 @@ class Relay(Worker):
             metrics.RECORDS_HANDLED.labels(topic).inc(len(chunk))
             chunks.pop()
 
-    def _measure_lag(self) -> None:
-        """Lag after a poll, at most every LAG_EVERY seconds: local calls to the client, no
-        broker round trip, but two per partition (about 0.1 ms a poll, as much as a small
-        batch's Kafka work). A relay stuck in a batch keeps this figure; its heartbeat goes
-        stale."""
+    def _measure_lag(self, *, idle: bool) -> None:
+        """Lag after a poll, at most every LAG_EVERY seconds, and after the first poll that
+        found records since a reading at an idle one: local calls to the client, no broker
+        round trip, but two per partition (about 0.1 ms a poll, as much as a small batch's
+        Kafka work). A relay stuck in a batch keeps this figure (so it must be read after
+        that batch was polled, not before); its heartbeat goes stale."""
         now = time.monotonic()
-        if now - self.lag_measured_at >= LAG_EVERY:
+        if now - self.lag_measured_at >= LAG_EVERY or (self.lag_measured_idle and not idle):
             self.lags, self.lag_measured_at = self.consumer.lag(), now
+            self.lag_measured_idle = idle
 
     def _requeue(self, topic: str, records: list, chunks: list[list]) -> None:
         """What is left of ``records`` (the chunks not yet handled, in log order) is retried."""

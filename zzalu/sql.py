@@ -4,7 +4,7 @@ the database to run (the relay's batch, sockets opening: docs/decisions/0015, 00
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -97,17 +97,23 @@ def _row_plan(ops: type, fields: tuple) -> tuple:
     return tuple((f.attname, _plain_type(f, ops), f.get_db_prep_save) for f in fields)
 
 
-def row_values(db, instance, fields: tuple) -> list[Any]:
-    """``instance``'s values for ``fields``, each as ``field.get_db_prep_save`` gives it (what
-    the ORM's INSERT sends), without calling it for a string, integer or boolean that it would
-    give back unchanged: preparing every field was about a third of a relay record's cost."""
-    values = []
-    for attname, plain, prepare in _row_plan(type(db.ops), fields):
-        value = getattr(instance, attname)
-        if plain is not None and (value is None or type(value) is plain):
-            values.append(value)
-        else:
-            values.append(prepare(value, db))
+def row_preparer(db, fields: tuple) -> Callable[[models.Model], list[Any]]:
+    """A function giving an instance's values for ``fields``, each as ``field.get_db_prep_save``
+    gives it (what the ORM's INSERT sends), without calling it for a string, integer or boolean
+    that it would give back unchanged: preparing every field was about a third of a relay
+    record's cost."""
+    plan = _row_plan(type(db.ops), fields)
+
+    def values(instance: models.Model) -> list[Any]:
+        prepared = []
+        for attname, plain, prepare in plan:
+            value = getattr(instance, attname)
+            if plain is not None and (value is None or type(value) is plain):
+                prepared.append(value)
+            else:
+                prepared.append(prepare(value, db))
+        return prepared
+
     return values
 
 
