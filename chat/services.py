@@ -501,7 +501,8 @@ def message_store_batch(*, items: list[IncomingMessage], strict: bool = True) ->
 # The statements every relay batch runs, however few records it holds, written as SQL: the ORM
 # spends 0.3-0.9 ms of CPU building each query (far more than SQLite or PostgreSQL spend
 # running it), which was most of the relay's 5-7 ms per message at 100 msg/s
-# (docs/decisions/0015). Values go through each field's get_db_prep_value/save, as the ORM's.
+# (docs/decisions/0015). Values are prepared as the ORM's INSERT prepares them (zzalu.sql), and
+# the statements run on the driver's cursor while nobody watches queries (0017).
 # `db` is the connection itself: each attribute read through django.db.connection (a proxy)
 # costs a context-local lookup, and preparing a row reads it once per field.
 

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.backends.utils import CursorWrapper
 from django.test.utils import CaptureQueriesContext
 
 from chat.models import ChatMessage, ChatRoom, RoomMember
@@ -107,7 +108,13 @@ def test_a_field_that_prepares_its_own_way_is_prepared():
             return None if value is None else str(value).upper()
 
     ops = BaseDatabaseOperations
+
+    class Lowered(models.CharField):
+        def to_python(self, value):
+            return None if value is None else str(value).lower()
+
     assert _plain_type(Shouting(max_length=5), ops) is None
+    assert _plain_type(Lowered(max_length=5), ops) is None
     assert _plain_type(models.CharField(max_length=5), ops) is str
     assert _plain_type(ChatMessage._meta.get_field("room"), ops) is int  # the room's id
     assert _plain_type(ChatMessage._meta.get_field("gif_upload"), ops) is None  # a UUID's
@@ -119,8 +126,11 @@ def test_the_drivers_cursor_fails_as_djangos_does():
     room = make_room()
     table = connection.ops.quote_name(ChatRoom._meta.db_table)
     with cursor(connection) as statements:
-        assert not isinstance(statements, type(connection.cursor()))  # not Django's wrapper
-        statements.execute(f"SELECT id, name FROM {table} WHERE id IN (%s, %s)", [room.pk, 0])
+        assert not isinstance(statements, CursorWrapper)  # the driver's, not Django's wrapper
+        statements.execute(
+            f"SELECT id, name FROM {table} WHERE id IN (%s, %s) AND name NOT LIKE '%%x%%'",
+            [room.pk, 0],
+        )  # `%%` is a `%`, on either cursor
         assert statements.fetchall() == [(room.pk, room.name)]
     failing = [
         (f"INSERT INTO {table} (id) VALUES (%s)", IntegrityError),

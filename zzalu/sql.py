@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models.fields import AutoFieldMixin
 
 
@@ -48,7 +49,7 @@ class _DriverCursor:
 
     def execute(self, sql: str, params: Sequence[Any]) -> None:
         with self._db.wrap_database_errors:
-            self._cursor.execute(sql.replace("%s", "?") if self._qmark else sql, params)
+            self._cursor.execute(_qmarks(sql) if self._qmark else sql, params)
 
     def fetchall(self) -> list[tuple]:
         with self._db.wrap_database_errors:
@@ -58,7 +59,15 @@ class _DriverCursor:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._cursor.close()
+        try:
+            self._cursor.close()
+        except self._db.Database.Error:  # as Django's: never hide the error being raised
+            pass
+
+
+def _qmarks(sql: str) -> str:
+    """``%s`` as SQLite's ``?`` and ``%%`` as ``%``, as Django's SQLite cursor rewrites them."""
+    return FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
 
 
 # Fields whose preparation gives back a value of this type unchanged (and None as None): most
@@ -74,6 +83,7 @@ _DJANGOS = {
     models.IntegerField.get_db_prep_value,
     AutoFieldMixin.get_db_prep_value,
     *(kind.get_prep_value for kind, _ in _PLAIN),
+    *(kind.to_python for kind, _ in _PLAIN),  # what get_prep_value calls
 }
 
 
@@ -82,7 +92,7 @@ def _plain_type(field, ops) -> type | None:
     if field.many_to_one:  # a foreign key's value is its target's
         field = field.target_field
     own = type(field)
-    if {own.get_db_prep_save, own.get_db_prep_value, own.get_prep_value} - _DJANGOS:
+    if {own.get_db_prep_save, own.get_db_prep_value, own.get_prep_value, own.to_python} - _DJANGOS:
         return None
     if (
         own.get_db_prep_value is models.IntegerField.get_db_prep_value

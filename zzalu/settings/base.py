@@ -252,10 +252,11 @@ KAFKA_MAX_RECORD_BYTES = env.int("KAFKA_MAX_RECORD_BYTES", default=1048588)
 # A record that fails alone this many times, while the database and Redis answer, is a
 # poison record: it goes to `<topic>.dlq` and the relay moves past it.
 RELAY_POISON_ATTEMPTS = env.int("RELAY_POISON_ATTEMPTS", default=2)
-# While records come at RELAY_BATCH_LINGER_RATE a second or more, a relay batch gathers what
-# arrives within this many ms of its first record: each batch costs the same few round trips
-# (database, Redis, Kafka) whatever it holds. A record waits this long at most; slower, a record
-# goes at once (docs/decisions/0015, 0017).
+# While records come at about RELAY_BATCH_LINGER_RATE a second or more, a relay batch gathers
+# what arrives within this many ms of its first record: each batch costs the same few round
+# trips (database, Redis, Kafka) whatever it holds. A record waits this long at most; slower, a
+# record goes at once (the rate is a count that forgets by e every 0.25 s, so a burst counts a
+# moment after it ends: ~1 s after 500 records). docs/decisions/0015, 0017.
 RELAY_BATCH_LINGER_MS = env.int("RELAY_BATCH_LINGER_MS", default=25)
 RELAY_BATCH_LINGER_RATE = env.float("RELAY_BATCH_LINGER_RATE", default=50.0)
 # An outbox row the broker refused this many times is marked dead; the next rows go on.
