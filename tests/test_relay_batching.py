@@ -9,6 +9,8 @@ passes); the last test checks the same with the real broker.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -18,6 +20,8 @@ from confluent_kafka import Consumer
 
 from zzalu import kafka
 from zzalu.kafka import RelayConsumer, produce_sync, topic_name
+
+from .procs import ROOT, child_env
 
 
 class Message:
@@ -168,6 +172,39 @@ def test_without_linger_a_batch_is_what_is_already_here(arriving, settings):
     polled, took = timed_poll(consumer, timeout_ms=250)
     assert offsets(polled) == [2]
     assert took < 0.05
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RELAY_BATCH_LINGER_MS", "-25"),
+        ("RELAY_BATCH_LINGER_RATE", "-1"),
+    ],
+)
+def test_a_negative_linger_or_rate_is_refused_at_start(name, value):
+    # A negative linger reached time.sleep() on every busy round: the relay retried forever.
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=child_env(**{name: value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"{name} must be a number of at least 0" in result.stderr, result.stderr[-2000:]
+
+
+def test_a_zero_linger_and_rate_are_accepted():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=child_env(RELAY_BATCH_LINGER_MS="0", RELAY_BATCH_LINGER_RATE="0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_the_linger_gathers_records_from_the_real_broker(real_services, settings):

@@ -33,6 +33,15 @@ def _secret_key_problem(key: str) -> str | None:
     return None
 
 
+def _not_negative(name: str, read, default):
+    """A count, rate or duration from the environment, refused at start if negative or NaN: the
+    relay would otherwise fail the same way on every busy round, never delivering."""
+    value = read(name, default=default)
+    if not value >= 0:
+        raise ImproperlyConfigured(f"{name} must be a number of at least 0, not {value!r}")
+    return value
+
+
 if DEBUG:  # local development only: a fixed key is fine where nothing is public
     SECRET_KEY = env("SECRET_KEY", default="dev-insecure-key-only-for-local-development")
 else:
@@ -257,8 +266,8 @@ RELAY_POISON_ATTEMPTS = env.int("RELAY_POISON_ATTEMPTS", default=2)
 # trips (database, Redis, Kafka) whatever it holds. A record waits this long at most; slower, a
 # record goes at once (the rate is a count that forgets by e every 0.25 s, so a burst counts a
 # moment after it ends: ~1 s after 500 records). docs/decisions/0015, 0017.
-RELAY_BATCH_LINGER_MS = env.int("RELAY_BATCH_LINGER_MS", default=25)
-RELAY_BATCH_LINGER_RATE = env.float("RELAY_BATCH_LINGER_RATE", default=50.0)
+RELAY_BATCH_LINGER_MS = _not_negative("RELAY_BATCH_LINGER_MS", env.int, 25)
+RELAY_BATCH_LINGER_RATE = _not_negative("RELAY_BATCH_LINGER_RATE", env.float, 50.0)
 # An outbox row the broker refused this many times is marked dead; the next rows go on.
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
 # Workers beat in Redis after every round that worked; /readyz calls an older beat stale.
