@@ -88,7 +88,10 @@ class ChatMessage(models.Model):
         TALK = "TALK"
 
     event_id = models.UUIDField(unique=True)
-    room = models.ForeignKey(ChatRoom, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: the unique (room, seq) serves every lookup by room.
+    room = models.ForeignKey(
+        ChatRoom, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TALK)
     sender = models.ForeignKey(
@@ -107,12 +110,18 @@ class ChatMessage(models.Model):
         null=True,
         blank=True,
         related_name="chat_messages",
+        db_index=False,  # indexed where set (Meta.indexes)
     )
     client_msg_id = models.CharField(max_length=64)
     sent_at = models.DateTimeField()
     stored_at = models.DateTimeField(auto_now_add=True)
     reply_to = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # indexed where set (Meta.indexes)
     )
     # Members of the room named with @nickname or @username, when stored: [{id, username,
     # nickname}]; pages link them, and each is notified.
@@ -131,6 +140,21 @@ class ChatMessage(models.Model):
                 fields=["room", "sender", "client_msg_id"],
                 condition=Q(sender__isnull=False),
                 name="one_client_msg_id_per_sender_and_room",
+            ),
+        ]
+        # Most messages have neither: an index of every row would take a write per message
+        # for nothing (each is one more page the relay's commit writes). A lookup by one, such
+        # as on_delete's, still uses these (column = x implies it is not null).
+        indexes = [
+            models.Index(
+                fields=["gif_upload"],
+                condition=Q(gif_upload__isnull=False),
+                name="chat_message_gif_upload",
+            ),
+            models.Index(
+                fields=["reply_to"],
+                condition=Q(reply_to__isnull=False),
+                name="chat_message_reply_to",
             ),
         ]
 

@@ -114,3 +114,29 @@ def test_the_relay_holds_its_rooms_for_no_key_update():
                 other.rollback()
     finally:
         other.close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("lookup", "index"),
+    [
+        ({"room_id": 1}, None),  # the unique (room, seq): no index of its own
+        ({"gif_upload_id__in": [uuid.uuid4()]}, "chat_message_gif_upload"),  # on_delete's
+        ({"reply_to_id__in": [1, 2]}, "chat_message_reply_to"),
+    ],
+    ids=["room", "gif_upload", "reply_to"],
+)
+def test_a_message_is_found_by_what_it_refers_to_through_an_index(lookup, index):
+    """A message row is written to as few indexes as need it (each is a page more for the
+    relay's commit to write), and every lookup by a reference still reads an index, not the
+    whole table: by room through the unique (room, seq); an upload's or a message's removal
+    through the partial indexes of the rows that have one."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # scan only where no index could serve
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        found = connection.introspection.get_constraints(cursor, ChatMessage._meta.db_table)
+    assert not [c for c in found.values() if c["index"] and c["columns"] == ["room_id"]]
+    plan = ChatMessage.objects.filter(**lookup).explain()
+    assert "SCAN chat_chatmessage" not in plan and "Seq Scan" not in plan, plan
+    if index:
+        assert index in plan, plan
