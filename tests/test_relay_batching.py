@@ -1,6 +1,6 @@
 """The relay's poll gathers a batch: while records come at RELAY_BATCH_LINGER_RATE a second or
-more, what arrives within RELAY_BATCH_LINGER_MS of a batch's first record joins it, and the poll
-never waits longer than that for more; slower, or after a quiet spell, a record goes at once.
+more, it waits as long as RELAY_BATCH_TARGET_RECORDS take to come at that rate, never longer
+than RELAY_BATCH_LINGER_MS; slower, or after a quiet spell, a record goes at once.
 
 A fake librdkafka consumer stands in for the broker in the first tests (records arrive at set
 times; ``consume`` waits as librdkafka's does: until it has what was asked for, or the timeout
@@ -90,10 +90,12 @@ def arriving(monkeypatch):
     monkeypatch.setattr(kafka, "Consumer", ArrivingRecords)
 
     def consumer(
-        arrivals: list[float], linger_ms: int, settings, linger_rate: float = 0.5
-    ) -> RelayConsumer:
+        arrivals: list[float], linger_ms: int, settings, linger_rate: float = 0.5,
+        target: int = 10,
+    ) -> RelayConsumer:  # fmt: skip
         settings.RELAY_BATCH_LINGER_MS = linger_ms
         settings.RELAY_BATCH_LINGER_RATE = linger_rate  # half a record a second: one is busy
+        settings.RELAY_BATCH_TARGET_RECORDS = target
         ArrivingRecords.arrivals = arrivals
         return RelayConsumer(["chat.events"])
 
@@ -157,6 +159,34 @@ def test_records_at_the_linger_rate_are_gathered(arriving, settings):
     assert longest < 0.3
 
 
+def test_the_faster_records_come_the_shorter_the_linger(arriving, settings):
+    # 400 a second, a target of 8 records: a batch waits ~18 ms for them, not the 500 ms
+    # linger (which would gather ~200).
+    consumer = arriving([i * 0.0025 for i in range(800)], linger_ms=500, settings=settings,
+                        linger_rate=50, target=8)  # fmt: skip
+    sizes, took = [], []
+    while sum(sizes) < 800:
+        polled, seconds = timed_poll(consumer, timeout_ms=250)
+        sizes.append(len(offsets(polled)))
+        took.append(seconds)
+    steady = sizes[len(sizes) // 2 : -1]
+    assert 5 <= sorted(steady)[len(steady) // 2] <= 16, sizes  # the median batch: about 8
+    assert max(took) < 0.25, took
+
+
+def test_the_linger_caps_the_wait_for_the_target(arriving, settings):
+    # 100 a second, a target of 50 records: each batch waits the 60 ms linger, no longer.
+    consumer = arriving([i * 0.01 for i in range(150)], linger_ms=60, settings=settings,
+                        linger_rate=50, target=50)  # fmt: skip
+    sizes, took = [], []
+    while sum(sizes) < 150:
+        polled, seconds = timed_poll(consumer, timeout_ms=250)
+        sizes.append(len(offsets(polled)))
+        took.append(seconds)
+    assert max(took) < 0.2, took
+    assert max(sizes[2:-1]) <= 12, sizes  # ~7: what 60 ms gathers at 100 a second
+
+
 def test_a_full_batch_goes_at_once(arriving, settings):
     consumer = arriving([0.0] * 10, linger_ms=2000, settings=settings)
     assert offsets(consumer.poll(timeout_ms=250, max_records=3)) == [0, 1, 2]
@@ -179,6 +209,7 @@ def test_without_linger_a_batch_is_what_is_already_here(arriving, settings):
     [
         ("RELAY_BATCH_LINGER_MS", "-25"),
         ("RELAY_BATCH_LINGER_RATE", "-1"),
+        ("RELAY_BATCH_TARGET_RECORDS", "-1"),
     ],
 )
 def test_a_negative_linger_or_rate_is_refused_at_start(name, value):
@@ -195,11 +226,13 @@ def test_a_negative_linger_or_rate_is_refused_at_start(name, value):
     assert f"{name} must be a number of at least 0" in result.stderr, result.stderr[-2000:]
 
 
-def test_a_zero_linger_and_rate_are_accepted():
+def test_a_zero_linger_rate_and_target_are_accepted():
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
-        env=child_env(RELAY_BATCH_LINGER_MS="0", RELAY_BATCH_LINGER_RATE="0"),
+        env=child_env(
+            RELAY_BATCH_LINGER_MS="0", RELAY_BATCH_LINGER_RATE="0", RELAY_BATCH_TARGET_RECORDS="0"
+        ),
         capture_output=True,
         text=True,
         timeout=60,

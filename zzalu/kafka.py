@@ -272,6 +272,7 @@ class RelayConsumer:
         self._committed_at = 0.0
         self._linger = settings.RELAY_BATCH_LINGER_MS / 1000
         self._linger_from = settings.RELAY_BATCH_LINGER_RATE
+        self._gather = settings.RELAY_BATCH_TARGET_RECORDS
         self._recent, self._recent_at = 0.0, time.monotonic()  # records polled, decaying
 
     def poll(
@@ -280,21 +281,22 @@ class RelayConsumer:
         """Wait up to ``timeout_ms`` for a record, then take what else is here, up to
         ``max_records``.
 
-        While records come at about RELAY_BATCH_LINGER_RATE a second or more, the batch gathers
-        what arrives within RELAY_BATCH_LINGER_MS: each batch costs its round trips whatever it
-        holds, so it pays them once for several records, and a record waits the linger at
-        most. Slower, a record goes at once: there, waiting would gather little and only
-        delay it. The linger is a sleep, not a wait on librdkafka's queue, which wakes the
-        waiting thread for every record that arrives (~15 % of the relay's CPU at 400 a
-        second, in the kernel); a batch that is full already goes without it.
+        While records come at about RELAY_BATCH_LINGER_RATE a second or more, the batch waits
+        for more: as long as about RELAY_BATCH_TARGET_RECORDS take to come at the current
+        rate, RELAY_BATCH_LINGER_MS at most. Each batch costs its statements, commit and round
+        trips whatever it holds, so it pays them once for several records; a record waits the
+        linger at most, and the faster records come the shorter it is. Slower, a record goes
+        at once: there, waiting would gather little and only delay it. The linger is a sleep,
+        not a wait on librdkafka's queue, which wakes the waiting thread for every record that
+        arrives (~15 % of the relay's CPU at 400 a second, in the kernel).
         """
         first = self._consumer.poll(timeout_ms / 1000)
         if first is None:
             return {}
         wanted = max_records - 1
         rest = self._consumer.consume(wanted, 0) if wanted else []
-        if len(rest) < wanted and self._busy():
-            time.sleep(self._linger)
+        if len(rest) < wanted and (linger := self._linger_for(1 + len(rest))):
+            time.sleep(linger)
             rest += self._consumer.consume(wanted - len(rest), 0)
         self._count(1 + len(rest))
         batches: dict[tuple[str, int], list[Record]] = {}
@@ -314,10 +316,14 @@ class RelayConsumer:
             self._polled[(record.topic, record.partition)] = record.offset + 1
         return batches
 
-    def _busy(self) -> bool:
-        """Whether records come at RELAY_BATCH_LINGER_RATE a second or more (and a linger is
-        set)."""
-        return bool(self._linger) and self._count(0) >= self._linger_from * RATE_WINDOW
+    def _linger_for(self, have: int) -> float:
+        """Seconds to wait for more records when a batch holds ``have``: 0 below
+        RELAY_BATCH_LINGER_RATE (or with no linger set), else the time the rest of
+        RELAY_BATCH_TARGET_RECORDS takes at the recent rate, RELAY_BATCH_LINGER_MS at most."""
+        recent = self._count(0)
+        if not self._linger or recent < self._linger_from * RATE_WINDOW:
+            return 0.0
+        return min(self._linger, max(0.0, (self._gather - have) * RATE_WINDOW / recent))
 
     def _count(self, records: int) -> float:
         """Add ``records`` to the recent count and return it: the count decays by e every

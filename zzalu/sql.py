@@ -65,6 +65,7 @@ class _DriverCursor:
             pass
 
 
+@functools.lru_cache(maxsize=1024)  # the same few statements, by batch and IN-list sizes
 def _qmarks(sql: str) -> str:
     """``%s`` as SQLite's ``?`` and ``%%`` as ``%``, as Django's SQLite cursor rewrites them."""
     return FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
