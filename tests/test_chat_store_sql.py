@@ -140,3 +140,20 @@ def test_a_message_is_found_by_what_it_refers_to_through_an_index(lookup, index)
     assert "SCAN chat_chatmessage" not in plan and "Seq Scan" not in plan, plan
     if index:
         assert index in plan, plan
+
+
+@pytest.mark.django_db
+def test_the_admins_list_of_one_rooms_messages_is_newest_first_by_seq(client):
+    room, other, alice = make_room(), make_room(), make_user()
+    message_store_batch(items=[incoming(other, alice, "elsewhere")])
+    message_store_batch(items=[incoming(room, alice, f"m{i}", offset=i) for i in range(3)])
+    message_store_batch(items=[incoming(other, alice, "elsewhere again")])
+    client.force_login(make_user(staff=True, is_superuser=True))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(f"/admin/chat/chatmessage/?room__id__exact={room.pk}")
+    assert page.status_code == 200
+    listed = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]]
+    assert any('"seq" DESC' in sql for sql in listed), listed  # read by (room, seq), unsorted
+    shown = page.content.decode()
+    assert shown.index(">m2<") < shown.index(">m1<") < shown.index(">m0<")
+    assert "elsewhere" not in shown

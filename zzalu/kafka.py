@@ -295,7 +295,7 @@ class RelayConsumer:
             return {}
         wanted = max_records - 1
         rest = self._consumer.consume(wanted, 0) if wanted else []
-        if len(rest) < wanted and (linger := self._linger_for(1 + len(rest))):
+        if len(rest) < wanted and (linger := self._linger_for(1 + len(rest), max_records)):
             time.sleep(linger)
             rest += self._consumer.consume(wanted - len(rest), 0)
         self._count(1 + len(rest))
@@ -316,14 +316,20 @@ class RelayConsumer:
             self._polled[(record.topic, record.partition)] = record.offset + 1
         return batches
 
-    def _linger_for(self, have: int) -> float:
-        """Seconds to wait for more records when a batch holds ``have``: 0 below
-        RELAY_BATCH_LINGER_RATE (or with no linger set), else the time the rest of
-        RELAY_BATCH_TARGET_RECORDS takes at the recent rate, RELAY_BATCH_LINGER_MS at most."""
+    def _linger_for(self, have: int, room: int) -> float:
+        """Seconds to wait for more records when a batch holds ``have`` of at most ``room``: 0
+        below RELAY_BATCH_LINGER_RATE (or with no linger set), else the time the rest of
+        RELAY_BATCH_TARGET_RECORDS (or of ``room``) takes at the recent rate,
+        RELAY_BATCH_LINGER_MS at most."""
         recent = self._count(0)
         if not self._linger or recent < self._linger_from * RATE_WINDOW:
             return 0.0
-        return min(self._linger, max(0.0, (self._gather - have) * RATE_WINDOW / recent))
+        missing = min(self._gather, room) - have
+        if missing <= 0:
+            return 0.0
+        if recent <= 0:  # a rate threshold of 0, before any record counted: no rate to go by
+            return self._linger
+        return min(self._linger, missing * RATE_WINDOW / recent)
 
     def _count(self, records: int) -> float:
         """Add ``records`` to the recent count and return it: the count decays by e every
