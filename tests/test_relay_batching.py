@@ -112,6 +112,20 @@ def timed_poll(consumer, **kwargs):
     return polled, time.monotonic() - started
 
 
+def poll_all(consumer, records: int, **kwargs) -> tuple[list[int], list[float]]:
+    """Poll until ``records`` were taken: each batch's size and each poll's seconds."""
+    sizes, took = [], []
+    while sum(sizes) < records:
+        polled, seconds = timed_poll(consumer, timeout_ms=250, **kwargs)
+        sizes.append(len(offsets(polled)))
+        took.append(seconds)
+    return sizes, took
+
+
+def median(values) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def test_records_arriving_within_the_linger_join_the_batch(arriving, settings):
     consumer = arriving([0.0, 0.02, 0.05, 0.08, 0.6], linger_ms=150, settings=settings)
     assert offsets(consumer.poll(timeout_ms=250)) == [0]  # the first after a quiet spell
@@ -149,14 +163,10 @@ def test_records_slower_than_the_linger_rate_go_one_by_one(arriving, settings):
 def test_records_at_the_linger_rate_are_gathered(arriving, settings):
     consumer = arriving([i * 0.005 for i in range(300)], linger_ms=50, settings=settings,
                         linger_rate=50)  # fmt: skip
-    sizes, longest = [], 0.0
-    while sum(sizes) < 300:
-        polled, took = timed_poll(consumer, timeout_ms=250)
-        sizes.append(len(offsets(polled)))
-        longest = max(longest, took)
+    sizes, took = poll_all(consumer, 300)
     assert sizes[0] == 1  # nothing counted yet
     assert max(sizes[-5:]) >= 5, sizes  # 200 a second: ~45 ms, for ten (the target)
-    assert longest < 0.3
+    assert max(took) < 0.3
 
 
 def test_the_faster_records_come_the_shorter_the_linger(arriving, settings):
@@ -164,29 +174,19 @@ def test_the_faster_records_come_the_shorter_the_linger(arriving, settings):
     # linger (which would gather ~200).
     consumer = arriving([i * 0.0025 for i in range(800)], linger_ms=500, settings=settings,
                         linger_rate=50, target=8)  # fmt: skip
-    sizes, took = [], []
-    while sum(sizes) < 800:
-        polled, seconds = timed_poll(consumer, timeout_ms=250)
-        sizes.append(len(offsets(polled)))
-        took.append(seconds)
-    steady, waits = sizes[len(sizes) // 2 : -1], sorted(took)
-    assert 5 <= sorted(steady)[len(steady) // 2] <= 16, sizes  # the median batch: about 8
-    assert waits[len(waits) // 2] < 0.1, waits  # the median poll: ~20 ms
-    assert waits[-1] < 0.45, waits  # none the 500 ms linger
+    sizes, took = poll_all(consumer, 800)
+    assert 5 <= median(sizes[len(sizes) // 2 : -1]) <= 16, sizes  # the steady batch: about 8
+    assert median(took) < 0.1, took  # the median poll: ~20 ms
+    assert max(took) < 0.45, took  # none the 500 ms linger
 
 
 def test_the_linger_caps_the_wait_for_the_target(arriving, settings):
     # 100 a second, a target of 50 records: each batch waits the 60 ms linger, no longer.
     consumer = arriving([i * 0.01 for i in range(150)], linger_ms=60, settings=settings,
                         linger_rate=50, target=50)  # fmt: skip
-    sizes, took = [], []
-    while sum(sizes) < 150:
-        polled, seconds = timed_poll(consumer, timeout_ms=250)
-        sizes.append(len(offsets(polled)))
-        took.append(seconds)
-    steady, waits = sorted(sizes[2:-1]), sorted(took)
-    assert steady[len(steady) // 2] <= 12, sizes  # ~7: what 60 ms gathers at 100 a second
-    assert waits[len(waits) // 2] < 0.12, waits
+    sizes, took = poll_all(consumer, 150)
+    assert median(sizes[2:-1]) <= 12, sizes  # ~7: what 60 ms gathers at 100 a second
+    assert median(took) < 0.12, took
 
 
 def test_a_batch_waits_only_for_what_it_can_hold(arriving, settings):
@@ -194,13 +194,8 @@ def test_a_batch_waits_only_for_what_it_can_hold(arriving, settings):
     # ~120 ms 50 would take.
     consumer = arriving([i * 0.0025 for i in range(400)], linger_ms=500, settings=settings,
                         linger_rate=50, target=50)  # fmt: skip
-    taken, took = 0, []
-    while taken < 400:
-        polled, seconds = timed_poll(consumer, timeout_ms=250, max_records=3)
-        taken += len(offsets(polled))
-        took.append(seconds)
-    waits = sorted(took[len(took) // 2 :])
-    assert waits[len(waits) // 2] < 0.05, waits
+    _, took = poll_all(consumer, 400, max_records=3)
+    assert median(took[len(took) // 2 :]) < 0.05, took
 
 
 def test_with_a_rate_threshold_of_zero_every_batch_lingers(arriving, settings):
