@@ -136,6 +136,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
     search_fields = ("body", "sender_nickname", "room__name")
     ordering = ("-id",)
     readonly_fields = [f.name for f in ChatMessage._meta.fields]
+    actions = ["remove_messages"]
 
     def get_ordering(self, request):
         # One room's messages (the room page links here): newest first by seq, the order they
@@ -143,8 +144,6 @@ class ChatMessageAdmin(admin.ModelAdmin):
         if "room__id__exact" in request.GET:
             return ("-seq",)
         return super().get_ordering(request)
-
-    actions = ["remove_messages"]
 
     def has_add_permission(self, request):
         return False  # messages come through Kafka only

@@ -222,6 +222,18 @@ def test_without_linger_a_batch_is_what_is_already_here(arriving, settings):
     assert took < 0.05
 
 
+def django_starting(**env: str) -> subprocess.CompletedProcess:
+    """Django set up in a fresh interpreter with ``env`` on top of the tests' own."""
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=child_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -232,28 +244,20 @@ def test_without_linger_a_batch_is_what_is_already_here(arriving, settings):
 )
 def test_a_negative_linger_or_rate_is_refused_at_start(name, value):
     # A negative linger reached time.sleep() on every busy round: the relay retried forever.
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=child_env(**{name: value}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_starting(**{name: value})
     assert result.returncode != 0
     assert f"{name} must be a number of at least 0" in result.stderr, result.stderr[-2000:]
 
 
+def test_a_linger_of_more_than_five_seconds_is_refused_at_start():
+    result = django_starting(RELAY_BATCH_LINGER_MS="3600000")  # every busy batch held an hour
+    assert result.returncode != 0
+    assert "RELAY_BATCH_LINGER_MS must be at most 5000" in result.stderr, result.stderr[-2000:]
+
+
 def test_a_zero_linger_rate_and_target_are_accepted():
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=child_env(
-            RELAY_BATCH_LINGER_MS="0", RELAY_BATCH_LINGER_RATE="0", RELAY_BATCH_TARGET_RECORDS="0"
-        ),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = django_starting(
+        RELAY_BATCH_LINGER_MS="0", RELAY_BATCH_LINGER_RATE="0", RELAY_BATCH_TARGET_RECORDS="0"
     )
     assert result.returncode == 0, result.stderr[-2000:]
 

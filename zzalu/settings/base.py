@@ -33,12 +33,15 @@ def _secret_key_problem(key: str) -> str | None:
     return None
 
 
-def _not_negative(name: str, read, default):
-    """A count, rate or duration from the environment, refused at start if negative or NaN: the
-    relay would otherwise fail the same way on every busy round, never delivering."""
+def _not_negative(name: str, read, default, *, most=None):
+    """A count, rate or duration from the environment, refused at start if negative, NaN or
+    above ``most``: a negative linger failed the relay on every busy round, and an hour's
+    linger would hold every batch for an hour."""
     value = read(name, default=default)
     if not value >= 0:
         raise ImproperlyConfigured(f"{name} must be a number of at least 0, not {value!r}")
+    if most is not None and value > most:
+        raise ImproperlyConfigured(f"{name} must be at most {most}, not {value!r}")
     return value
 
 
@@ -268,7 +271,7 @@ RELAY_POISON_ATTEMPTS = env.int("RELAY_POISON_ATTEMPTS", default=2)
 # round trips (database, Redis, Kafka) whatever it holds. Slower, a record goes at once (the
 # rate is a count that forgets by e every 0.25 s, so a burst counts a moment after it ends:
 # ~1 s after 500 records). docs/decisions/0015, 0017, 0018.
-RELAY_BATCH_LINGER_MS = _not_negative("RELAY_BATCH_LINGER_MS", env.int, 100)
+RELAY_BATCH_LINGER_MS = _not_negative("RELAY_BATCH_LINGER_MS", env.int, 100, most=5000)
 RELAY_BATCH_LINGER_RATE = _not_negative("RELAY_BATCH_LINGER_RATE", env.float, 50.0)
 RELAY_BATCH_TARGET_RECORDS = _not_negative("RELAY_BATCH_TARGET_RECORDS", env.int, 15)
 # An outbox row the broker refused this many times is marked dead; the next rows go on.
